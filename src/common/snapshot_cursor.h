@@ -1,0 +1,64 @@
+// SnapshotCursor: the arithmetic of the lossless read path (DESIGN.md, "Read
+// path: the snapshot cursor"), free of PostgreSQL so it can be unit tested.
+//
+// A cursor is (watermark W, pending xids P). Every append takes its
+// transaction's xid before its seq, so at the snapshot S that set W, any seq
+// <= W belongs to a transaction that S shows committed (read), aborted (never
+// delivered) or in progress (in P). A fetch therefore reads
+//
+//     rows with seq > W                                   (the new tail)
+//   + rows of pending xid X with from(X) < seq <= W       (late committers)
+//
+// ordered by seq, at most `max` of them, all visible in one snapshot.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intentlog {
+
+struct PendingXid {
+  std::uint64_t xid = 0;    // full (epoch-extended) top-level transaction id
+  std::int64_t from_seq = 0;  // rows of xid at or below this seq were already read
+  bool operator==(const PendingXid& o) const { return xid == o.xid && from_seq == o.from_seq; }
+};
+
+struct CursorState {
+  std::int64_t watermark = 0;
+  std::vector<PendingXid> pending;  // sorted by xid, no duplicates
+  bool operator==(const CursorState& o) const { return watermark == o.watermark && pending == o.pending; }
+};
+
+// Text form, stored in intentlog.cursors and passed between fetches:
+//   "W"  or  "W;xid:from,xid:from"   (decimal; xids ascending)
+std::string format_cursor(const CursorState& c);
+std::optional<CursorState> parse_cursor(std::string_view text);
+
+// The snapshot a fetch ran in, with full xids: xid X is in progress in it iff
+// X >= xmax, or X is in xip (xip holds only top-level xids >= xmin).
+struct SnapshotView {
+  std::uint64_t xmin = 0;
+  std::uint64_t xmax = 0;
+  std::vector<std::uint64_t> xip;  // sorted
+  bool in_progress(std::uint64_t xid) const;
+};
+
+struct FetchedRow {
+  std::int64_t seq = 0;
+  std::uint64_t xid = 0;
+};
+
+// The cursor after a fetch in snapshot `snap` returned `rows` (ascending seq).
+// `cut` says the fetch stopped at its row limit, so rows above the last seq
+// may remain unread.
+CursorState advance_cursor(const CursorState& before, const SnapshotView& snap, const std::vector<FetchedRow>& rows,
+                           bool cut);
+
+// Lowest seq the cursor may still have to read; everything at or below it was
+// delivered or never committed. Used for lag views and retention.
+std::int64_t safe_seq(const CursorState& c);
+
+}  // namespace intentlog
