@@ -169,7 +169,9 @@ TEST(KeyScheduler, RandomizedInvariants) {
       if (const v1::Event* e = s.pop_ready(now, owner)) {
         ASSERT_EQ(in_flight.count(e->key()), 0u) << "two in flight for " << e->key();
         auto it = last_acked.find(e->key());
-        if (it != last_acked.end()) ASSERT_GT(e->seq(), it->second);
+        if (it != last_acked.end()) {
+          ASSERT_GT(e->seq(), it->second);
+        }
         in_flight[e->key()] = e->seq();
         sent.emplace_back(e->seq(), owner);
       }
