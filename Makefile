@@ -24,7 +24,7 @@ DATA_built = sql/intentlog--$(EXT_VERSION).sql
 EXTRA_CLEAN = sql/intentlog--$(EXT_VERSION).sql
 
 PG_CPPFLAGS = -Isrc
-PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -fPIC -fvisibility=hidden
+PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
 SHLIB_LINK  = -lstdc++
 
 REGRESS      = setup append fetch errors staged

@@ -1,0 +1,207 @@
+-- Maintenance: promotion of staged hot tables, segment rotation, retention,
+-- and crash-gap detection. The extension's background worker calls
+-- intentlog.maintain() every intentlog.maintenance_naptime; a DBA may call it
+-- by hand too (it is idempotent and never waits on application transactions).
+
+CREATE FUNCTION intentlog._scan(rel regclass, cursor text, max_rows int)
+RETURNS TABLE (partition int, seq bigint, xid xid8, key text, op text, payload bytea, schema_version int,
+               expected_version bigint, headers jsonb, appended_at timestamptz, next_cursor text)
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'intentlog_scan';
+COMMENT ON FUNCTION intentlog._scan(regclass, text, int) IS
+  'Internal: the snapshot-cursor scan of one relation (used to promote staged hot tables).';
+
+-- Lowest seq a cursor may still have to read, minus one.
+CREATE FUNCTION intentlog._cursor_floor(watermark bigint, pending text)
+RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+  SELECT least(watermark, (SELECT min(split_part(x, ':', 2)::bigint)
+                             FROM unnest(string_to_array(nullif(pending, ''), ',')) AS x))
+$$;
+
+CREATE FUNCTION intentlog._cursor_floor(cursor text)
+RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+  SELECT intentlog._cursor_floor(split_part(cursor, ';', 1)::bigint, split_part(cursor, ';', 2))
+$$;
+
+-- After a crash the unlogged hot tables are empty: record what may have been
+-- lost, and move each staged partition's seq past anything handed out before
+-- the crash (its last WAL record may predate seqs already used and even
+-- delivered), so no seq is ever reused. Returns true when it recorded gaps.
+CREATE FUNCTION intentlog._recover_after_crash()
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  part record;
+  lo bigint;
+  hi bigint;
+  seen bigint;
+  restart bigint;
+  -- Seqs a partition may have handed out after its last durable seq record.
+  reuse_margin constant bigint := 1000000;
+BEGIN
+  IF EXISTS (SELECT 1 FROM intentlog.crash_sentinel) THEN
+    RETURN false;
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtext('intentlog._recover_after_crash'));
+  IF EXISTS (SELECT 1 FROM intentlog.crash_sentinel) THEN
+    RETURN false;  -- another backend recorded it while we waited
+  END IF;
+  FOR part IN
+    SELECT p.* FROM intentlog.partitions p JOIN intentlog.domains d USING (domain_id)
+     WHERE d.durability = 'staged' ORDER BY p.domain_id, p.partition
+  LOOP
+    lo := intentlog._cursor_floor(part.promote_cursor) + 1;
+    SELECT max(c.watermark) INTO seen FROM intentlog.cursors c
+     WHERE c.domain_id = part.domain_id AND c.partition = part.partition;
+    hi := greatest(intentlog._last_seq(part.seq_rel), coalesce(seen, 0)) + reuse_margin;
+    restart := hi + 1;
+    INSERT INTO intentlog.gaps (domain_id, partition, first_seq, last_seq, reason)
+    VALUES (part.domain_id, part.partition, lo, hi,
+            'server crash: staged intents appended after the last promotion were lost with the unlogged hot table');
+    PERFORM setval(part.seq_rel, restart, false);
+    -- Nothing below the restart point is left in the (now empty) hot table.
+    UPDATE intentlog.partitions SET promote_cursor = hi::text, promoted_at = now()
+     WHERE domain_id = part.domain_id AND partition = part.partition;
+  END LOOP;
+  INSERT INTO intentlog.crash_sentinel VALUES (true) ON CONFLICT DO NOTHING;
+  RETURN true;
+END $$;
+COMMENT ON FUNCTION intentlog._recover_after_crash() IS
+  'Internal: after a server crash, records in intentlog.gaps the seq range each staged partition may have lost and restarts its seqs past it. Runs once; later calls return false.';
+
+-- Moves what committed in a staged partition's hot table into its current
+-- logged segment, through a snapshot cursor of its own: rows of transactions
+-- still open stay behind (and are moved once they commit), nobody waits.
+CREATE FUNCTION intentlog._promote(d int, p int, max_rows int DEFAULT 50000)
+RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  part intentlog.partitions%ROWTYPE;
+  next text;
+  moved bigint;
+BEGIN
+  SELECT * INTO part FROM intentlog.partitions WHERE domain_id = d AND partition = p FOR UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    RETURN 0;  -- another maintenance round is at it
+  END IF;
+  EXECUTE format($q$
+    WITH batch AS MATERIALIZED (SELECT * FROM intentlog._scan(%L, %L, %s)),
+         moved AS (INSERT INTO %s (partition, seq, xid, key, op, payload, schema_version, expected_version, headers, appended_at)
+                   SELECT partition, seq, xid, key, op, payload, schema_version, expected_version, headers, appended_at FROM batch
+                   RETURNING seq),
+         gone AS (DELETE FROM %s h USING moved m WHERE h.seq = m.seq RETURNING 1)
+    SELECT (SELECT max(next_cursor) FROM batch), (SELECT count(*) FROM gone)$q$,
+    part.hot_rel, part.promote_cursor, max_rows, part.durable_rel, part.hot_rel)
+  INTO next, moved;
+  UPDATE intentlog.partitions
+     SET promote_cursor = coalesce(next, promote_cursor), promoted_at = now()
+   WHERE domain_id = d AND partition = p;
+  RETURN moved;
+END $$;
+
+-- Starts a new segment when the current one is full or old enough; the old
+-- one is sealed (no new appends) and left to retention.
+CREATE FUNCTION intentlog._rotate(d int, p int)
+RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  dom intentlog.domains%ROWTYPE;
+  part intentlog.partitions%ROWTYPE;
+  cur intentlog.segments%ROWTYPE;
+  seg regclass;
+  nonempty boolean;
+BEGIN
+  SELECT * INTO dom FROM intentlog.domains WHERE domain_id = d;
+  SELECT * INTO part FROM intentlog.partitions WHERE domain_id = d AND partition = p FOR UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  SELECT * INTO cur FROM intentlog.segments WHERE rel = part.durable_rel;
+  IF intentlog._last_seq(part.seq_rel) - cur.first_seq < dom.segment_rows
+     AND cur.created_at > now() - dom.segment_age THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', part.durable_rel) INTO nonempty;
+  IF NOT nonempty THEN
+    RETURN false;  -- an idle partition keeps its one empty segment
+  END IF;
+  seg := intentlog._create_segment(d, p);
+  UPDATE intentlog.segments SET sealed_at = now() WHERE rel = part.durable_rel;
+  IF dom.durability = 'durable' THEN
+    UPDATE intentlog.partitions SET hot_rel = seg, durable_rel = seg WHERE domain_id = d AND partition = p;
+    -- Backends with the old segment cached move to the new one at their next lock.
+    PERFORM intentlog._invalidate(part.hot_rel);
+  ELSE
+    UPDATE intentlog.partitions SET durable_rel = seg WHERE domain_id = d AND partition = p;
+  END IF;
+  RETURN true;
+END $$;
+
+-- Drops sealed segments that every consumer group has read past and whose
+-- retention has expired. Whole tables, never row deletes.
+CREATE FUNCTION intentlog._retain(d int, p int)
+RETURNS int LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  dom intentlog.domains%ROWTYPE;
+  seg intentlog.segments%ROWTYPE;
+  top bigint;
+  floor_seq bigint;
+  dropped int := 0;
+BEGIN
+  SELECT * INTO dom FROM intentlog.domains WHERE domain_id = d;
+  FOR seg IN
+    SELECT * FROM intentlog.segments s
+     WHERE s.domain_id = d AND s.partition = p AND s.sealed_at IS NOT NULL AND s.sealed_at < now() - dom.retention
+     ORDER BY s.segment
+  LOOP
+    BEGIN
+      -- Never wait for an application transaction still writing it.
+      EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', seg.rel);
+    EXCEPTION WHEN lock_not_available THEN
+      CONTINUE;
+    END;
+    EXECUTE format('SELECT max(seq) FROM %s', seg.rel) INTO top;
+    -- Every group that reads this domain must be past the segment: a group
+    -- with no cursor on this partition has not started it.
+    SELECT min(coalesce(intentlog._cursor_floor(c.watermark, c.pending), -1)) INTO floor_seq
+      FROM (SELECT DISTINCT group_name FROM intentlog.cursors WHERE domain_id = d) g
+      LEFT JOIN intentlog.cursors c ON c.group_name = g.group_name AND c.domain_id = d AND c.partition = p;
+    IF top IS NOT NULL AND floor_seq IS NOT NULL AND floor_seq < top THEN
+      EXIT;  -- later segments hold later seqs: nothing further can go either
+    END IF;
+    EXECUTE format('DROP TABLE %s', seg.rel);
+    DELETE FROM intentlog.segments WHERE domain_id = d AND partition = p AND segment = seg.segment;
+    dropped := dropped + 1;
+  END LOOP;
+  RETURN dropped;
+END $$;
+
+CREATE FUNCTION intentlog.maintain()
+RETURNS TABLE (promoted bigint, rotated int, dropped int) LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  part record;
+BEGIN
+  promoted := 0; rotated := 0; dropped := 0;
+  PERFORM intentlog._recover_after_crash();
+  FOR part IN
+    SELECT p.domain_id, p.partition, d.durability, p.promoted_at + d.promote_after AS promote_due
+      FROM intentlog.partitions p JOIN intentlog.domains d USING (domain_id)
+     ORDER BY p.domain_id, p.partition
+  LOOP
+    -- Promote a little early so that the promote_after bound holds between rounds.
+    IF part.durability = 'staged' AND part.promote_due <= now() + interval '300 milliseconds' THEN
+      promoted := promoted + intentlog._promote(part.domain_id, part.partition);
+    END IF;
+    IF intentlog._rotate(part.domain_id, part.partition) THEN
+      rotated := rotated + 1;
+    END IF;
+    dropped := dropped + intentlog._retain(part.domain_id, part.partition);
+  END LOOP;
+  RETURN NEXT;
+END $$;
+COMMENT ON FUNCTION intentlog.maintain() IS
+  'One maintenance round: records crash gaps, promotes staged hot tables (at least every promote_after), rotates full or old segments and drops consumed, expired ones. Run by the extension''s background worker; safe to call by hand.';
+
+REVOKE ALL ON FUNCTION intentlog.maintain() FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._recover_after_crash() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION intentlog.maintain() TO intentlog_admin;
+-- Writers and consumers may be the first backend after a crash.
+GRANT EXECUTE ON FUNCTION intentlog._recover_after_crash() TO intentlog_writer, intentlog_consumer;

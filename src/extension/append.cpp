@@ -1,0 +1,194 @@
+// The append path (DESIGN.md, "Append path"): intent_append and its batch form.
+#include <algorithm>
+
+#include "common/partitioner.h"
+#include "common/validation.h"
+#include "extension/domain_cache.h"
+#include "extension/error_boundary.h"
+#include "extension/sql_errors.h"
+
+namespace intentlog::pg {
+namespace {
+
+// Locks of one domain's keys, distinct from application advisory locks
+// (which use field4 1 and 2); visible in pg_locks as advisory locks.
+constexpr uint16 kKeyLockSpace = 0x494c;  // "IL"
+
+uint32 key_lock_hash(const char* key, size_t len) { return static_cast<uint32>(fnv1a64(key, len) >> 32); }
+
+// Transaction-scoped lock on (domain, key): two transactions appending the
+// same key commit in seq order, because the second takes its seq only once
+// the first has ended.
+void lock_key(int32 domain_id, uint32 key_hash) {
+  LOCKTAG tag;
+  SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, static_cast<uint32>(domain_id), key_hash, kKeyLockSpace);
+  (void)LockAcquire(&tag, ExclusiveLock, false, false);
+}
+
+struct Intent {
+  text* key;
+  text* op;
+  bytea* payload;  // may be null
+  bool has_expected_version;
+  int64 expected_version;
+  Jsonb* headers;  // may be null
+};
+
+void validate(const DomainEntry* d, const Intent& in) {
+  size_t key_len = VARSIZE_ANY_EXHDR(in.key);
+  raise_if(check_key(std::string_view(VARDATA_ANY(in.key), key_len), d->max_key_bytes), "key");
+  raise_if(check_op(std::string_view(VARDATA_ANY(in.op), VARSIZE_ANY_EXHDR(in.op))), "op");
+  if (in.payload != nullptr) raise_if(check_payload(VARSIZE_ANY_EXHDR(in.payload), d->max_payload_bytes), "payload");
+  if (in.headers != nullptr) {
+    raise_if(check_headers(VARSIZE_ANY_EXHDR(in.headers), d->max_headers_bytes), "headers");
+    if (!JB_ROOT_IS_OBJECT(in.headers))
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("headers must be a JSON object")));
+  }
+}
+
+// Takes the seq and inserts the row into the partition's hot relation. The
+// caller holds the key lock and the transaction has its xid.
+int64 insert_intent(DomainEntry* d, int partition, const Intent& in, Datum xid, TimestampTz now) {
+  PartitionTarget* t = lock_append_target(d, partition);
+  int64 seq = nextval_internal(t->seq_rel, false);
+  Datum values[10] = {
+      Int32GetDatum(partition),
+      Int64GetDatum(seq),
+      xid,
+      PointerGetDatum(in.key),
+      PointerGetDatum(in.op),
+      PointerGetDatum(in.payload),
+      (Datum)0,
+      Int64GetDatum(in.expected_version),
+      PointerGetDatum(in.headers),
+      TimestampTzGetDatum(now),
+  };
+  char nulls[10] = {' ', ' ', ' ', ' ', ' ', in.payload ? ' ' : 'n', 'n', in.has_expected_version ? ' ' : 'n',
+                    in.headers ? ' ' : 'n', ' '};
+  int rc = SPI_execute_plan(t->insert_plan, values, nulls, false, 0);
+  if (rc != SPI_OK_INSERT) elog(ERROR, "intentlog: insert failed: %s", SPI_result_code_string(rc));
+  if (d->notify) {
+    char payload[NAMEDATALEN + 16];
+    snprintf(payload, sizeof(payload), "%s:%d", d->name, partition);
+    Async_Notify("intentlog", payload);
+  }
+  return seq;
+}
+
+// The transaction's top-level xid, taken before any seq (the read path's
+// correctness rests on it), as xid8.
+Datum top_xid8() { return FullTransactionIdGetDatum(GetTopFullTransactionId()); }
+
+DomainEntry* domain_arg(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(0)) null_argument("domain");
+  char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  return lookup_domain(name);
+}
+
+}  // namespace
+}  // namespace intentlog::pg
+
+using namespace intentlog::pg;
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(intentlog_intent_append);
+PGDLLEXPORT Datum intentlog_intent_append(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(1)) null_argument("key");
+  if (PG_ARGISNULL(2)) null_argument("op");
+  Intent in;
+  in.key = PG_GETARG_TEXT_PP(1);
+  in.op = PG_GETARG_TEXT_PP(2);
+  in.payload = PG_ARGISNULL(3) ? nullptr : PG_GETARG_BYTEA_PP(3);
+  in.has_expected_version = !PG_ARGISNULL(4);
+  in.expected_version = in.has_expected_version ? PG_GETARG_INT64(4) : 0;
+  in.headers = PG_ARGISNULL(5) ? nullptr : PG_GETARG_JSONB_P(5);
+
+  TupleDesc desc;
+  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "intentlog: bad return type");
+
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
+  DomainEntry* d = domain_arg(fcinfo);
+  validate(d, in);
+  int partition = intentlog::partition_of(std::string_view(VARDATA_ANY(in.key), VARSIZE_ANY_EXHDR(in.key)),
+                                          d->partitions);
+  lock_key(d->domain_id, key_lock_hash(VARDATA_ANY(in.key), VARSIZE_ANY_EXHDR(in.key)));
+  Datum xid = top_xid8();
+  int64 seq = insert_intent(d, partition, in, xid, GetCurrentTimestamp());
+  SPI_finish();
+
+  Datum values[2] = {Int32GetDatum(partition), Int64GetDatum(seq)};
+  bool nulls[2] = {false, false};
+  desc = BlessTupleDesc(desc);
+  PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(intentlog_intent_append_batch);
+PGDLLEXPORT Datum intentlog_intent_append_batch(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(1)) null_argument("keys");
+  if (PG_ARGISNULL(2)) null_argument("ops");
+  Datum *keys, *ops, *payloads = nullptr, *versions = nullptr, *headers = nullptr;
+  bool *key_nulls, *op_nulls, *payload_nulls = nullptr, *version_nulls = nullptr, *header_nulls = nullptr;
+  int n, n_ops, n_payloads = -1, n_versions = -1, n_headers = -1;
+  deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT, &keys, &key_nulls, &n);
+  deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), TEXTOID, -1, false, TYPALIGN_INT, &ops, &op_nulls, &n_ops);
+  if (!PG_ARGISNULL(3))
+    deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), BYTEAOID, -1, false, TYPALIGN_INT, &payloads, &payload_nulls,
+                      &n_payloads);
+  if (!PG_ARGISNULL(4))
+    deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &versions,
+                      &version_nulls, &n_versions);
+  if (!PG_ARGISNULL(5))
+    deconstruct_array(PG_GETARG_ARRAYTYPE_P(5), JSONBOID, -1, false, TYPALIGN_INT, &headers, &header_nulls,
+                      &n_headers);
+  if (n != n_ops || (n_payloads >= 0 && n_payloads != n) || (n_versions >= 0 && n_versions != n) ||
+      (n_headers >= 0 && n_headers != n))
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("batch arrays must have the same length"),
+                    errdetail("keys has %d elements, ops %d, payloads %d, expected_versions %d, headers %d.", n,
+                              n_ops, n_payloads, n_versions, n_headers)));
+  if (static_cast<size_t>(n) > intentlog::kMaxBatch)
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("batch is too large"),
+                    errdetail("The batch has %d intents; the limit is %zu.", n, intentlog::kMaxBatch)));
+
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  InitMaterializedSRF(fcinfo, 0);
+
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
+  DomainEntry* d = domain_arg(fcinfo);
+
+  Intent* in = static_cast<Intent*>(palloc(sizeof(Intent) * (n > 0 ? n : 1)));
+  uint32* lock_hashes = static_cast<uint32*>(palloc(sizeof(uint32) * (n > 0 ? n : 1)));
+  for (int i = 0; i < n; ++i) {
+    if (key_nulls[i]) null_argument("keys element");
+    if (op_nulls[i]) null_argument("ops element");
+    in[i].key = DatumGetTextPP(keys[i]);
+    in[i].op = DatumGetTextPP(ops[i]);
+    in[i].payload = (payloads && !payload_nulls[i]) ? DatumGetByteaPP(payloads[i]) : nullptr;
+    in[i].has_expected_version = versions && !version_nulls[i];
+    in[i].expected_version = in[i].has_expected_version ? DatumGetInt64(versions[i]) : 0;
+    in[i].headers = (headers && !header_nulls[i]) ? DatumGetJsonbP(headers[i]) : nullptr;
+    validate(d, in[i]);
+    lock_hashes[i] = key_lock_hash(VARDATA_ANY(in[i].key), VARSIZE_ANY_EXHDR(in[i].key));
+  }
+  // Key locks in one global order, so concurrent batches cannot deadlock.
+  uint32* sorted = static_cast<uint32*>(palloc(sizeof(uint32) * (n > 0 ? n : 1)));
+  memcpy(sorted, lock_hashes, sizeof(uint32) * n);
+  std::sort(sorted, sorted + n);
+  for (int i = 0; i < n; ++i)
+    if (i == 0 || sorted[i] != sorted[i - 1]) lock_key(d->domain_id, sorted[i]);
+
+  Datum xid = top_xid8();
+  TimestampTz now = GetCurrentTimestamp();
+  for (int i = 0; i < n; ++i) {
+    int partition = intentlog::partition_of(
+        std::string_view(VARDATA_ANY(in[i].key), VARSIZE_ANY_EXHDR(in[i].key)), d->partitions);
+    int64 seq = insert_intent(d, partition, in[i], xid, now);
+    Datum values[2] = {Int32GetDatum(partition), Int64GetDatum(seq)};
+    bool nulls[2] = {false, false};
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  }
+  SPI_finish();
+  return (Datum)0;
+}
+
+}  // extern "C"

@@ -1,0 +1,199 @@
+#include "extension/domain_cache.h"
+
+namespace intentlog::pg {
+namespace {
+
+HTAB* domains_by_name = nullptr;
+HTAB* domain_of_rel = nullptr;  // hot relation oid -> domain name
+MemoryContext cache_cxt = nullptr;
+Oid domains_table_oid = InvalidOid;
+
+struct RelMapEntry {
+  Oid rel;  // hash key
+  char domain[NAMEDATALEN];
+};
+
+void ensure_tables() {
+  if (domains_by_name != nullptr) return;
+  cache_cxt = AllocSetContextCreate(CacheMemoryContext, "intentlog domain cache", ALLOCSET_SMALL_SIZES);
+  HASHCTL ctl;
+  memset(&ctl, 0, sizeof(ctl));
+  ctl.keysize = NAMEDATALEN;
+  ctl.entrysize = sizeof(DomainEntry);
+  ctl.hcxt = cache_cxt;
+  domains_by_name = hash_create("intentlog domains", 16, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+  memset(&ctl, 0, sizeof(ctl));
+  ctl.keysize = sizeof(Oid);
+  ctl.entrysize = sizeof(RelMapEntry);
+  ctl.hcxt = cache_cxt;
+  domain_of_rel = hash_create("intentlog hot relations", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+void invalidate_all() {
+  HASH_SEQ_STATUS it;
+  hash_seq_init(&it, domains_by_name);
+  for (auto* e = static_cast<DomainEntry*>(hash_seq_search(&it)); e != nullptr;
+       e = static_cast<DomainEntry*>(hash_seq_search(&it)))
+    e->valid = false;
+}
+
+// Relcache callback: runs inside AcceptInvalidationMessages, so it must not
+// touch the database; it only marks entries stale.
+void relcache_callback(Datum, Oid relid) {
+  if (domains_by_name == nullptr) return;
+  if (relid == InvalidOid || relid == domains_table_oid) {
+    invalidate_all();
+    return;
+  }
+  auto* m = static_cast<RelMapEntry*>(hash_search(domain_of_rel, &relid, HASH_FIND, nullptr));
+  if (m == nullptr) return;
+  auto* e = static_cast<DomainEntry*>(hash_search(domains_by_name, m->domain, HASH_FIND, nullptr));
+  if (e != nullptr) e->valid = false;
+}
+
+void release_targets(DomainEntry* e) {
+  if (e->parts == nullptr) return;
+  for (int i = 0; i < e->partitions; ++i) {
+    Oid rel = e->parts[i].hot_rel;
+    hash_search(domain_of_rel, &rel, HASH_REMOVE, nullptr);
+    if (e->parts[i].insert_plan != nullptr) SPI_freeplan(e->parts[i].insert_plan);
+  }
+  pfree(e->parts);
+  e->parts = nullptr;
+}
+
+// Reads the domain with the latest snapshot: a REPEATABLE READ caller must
+// still see a rotation that committed after its transaction began.
+int run_latest(const char* sql, int nargs, Oid* types, Datum* values) {
+  SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+  if (plan == nullptr) elog(ERROR, "intentlog: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+  int rc = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(), InvalidSnapshot, true, false, 0);
+  if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: catalog query failed: %s", SPI_result_code_string(rc));
+  SPI_freeplan(plan);
+  return static_cast<int>(SPI_processed);
+}
+
+SPIPlanPtr prepare_insert(Oid rel) {
+  char* relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), get_rel_name(rel));
+  char* sql = psprintf(
+      "INSERT INTO %s (partition, seq, xid, key, op, payload, schema_version, expected_version, headers, "
+      "appended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+      relname);
+  Oid types[10] = {INT4OID, INT8OID, XID8OID, TEXTOID, TEXTOID, BYTEAOID, INT4OID, INT8OID, JSONBOID, TIMESTAMPTZOID};
+  SPIPlanPtr plan = SPI_prepare(sql, 10, types);
+  if (plan == nullptr) elog(ERROR, "intentlog: cannot prepare insert: %s", SPI_result_code_string(SPI_result));
+  SPI_keepplan(plan);
+  return plan;
+}
+
+void load(DomainEntry* e) {
+  if (domains_table_oid == InvalidOid) {
+    Oid nsp = get_namespace_oid("intentlog", false);
+    domains_table_oid = get_relname_relid("domains", nsp);
+  }
+  Oid argtypes[1] = {TEXTOID};
+  Datum args[1] = {CStringGetTextDatum(e->name)};
+  int n = run_latest(
+      "SELECT domain_id, partitions, durability = 'staged', notify, max_key_bytes, max_payload_bytes, "
+      "max_headers_bytes FROM intentlog.domains WHERE name = $1",
+      1, argtypes, args);
+  if (n == 0) {
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("intentlog domain \"%s\" does not exist", e->name),
+                    errhint("Create it with intentlog.create_domain().")));
+  }
+  HeapTuple tup = SPI_tuptable->vals[0];
+  TupleDesc desc = SPI_tuptable->tupdesc;
+  bool isnull;
+  int32 domain_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+  int32 partitions = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+  bool staged = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+  bool notify = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+  int32 max_key = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+  int32 max_payload = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+  int32 max_headers = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
+
+  if (staged) {
+    // A backend that starts after a crash must not append before the lost
+    // staged window is recorded and the seqs moved past it.
+    int rc = SPI_execute("SELECT intentlog._recover_after_crash()", false, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: crash check failed");
+  }
+
+  Oid argtypes2[1] = {INT4OID};
+  Datum args2[1] = {Int32GetDatum(domain_id)};
+  n = run_latest(
+      "SELECT partition, hot_rel::oid, seq_rel::oid FROM intentlog.partitions WHERE domain_id = $1 ORDER BY partition",
+      1, argtypes2, args2);
+  if (n != partitions) elog(ERROR, "intentlog: domain \"%s\" has %d partitions in its catalog, expected %d", e->name,
+                            n, partitions);
+
+  release_targets(e);
+  auto* parts = static_cast<PartitionTarget*>(MemoryContextAllocZero(cache_cxt, sizeof(PartitionTarget) * n));
+  for (int i = 0; i < n; ++i) {
+    HeapTuple t = SPI_tuptable->vals[i];
+    parts[i].hot_rel = DatumGetObjectId(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+    parts[i].seq_rel = DatumGetObjectId(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
+  }
+  e->parts = parts;
+  e->domain_id = domain_id;
+  e->partitions = partitions;
+  e->staged = staged;
+  e->notify = notify;
+  e->max_key_bytes = max_key;
+  e->max_payload_bytes = max_payload;
+  e->max_headers_bytes = max_headers;
+  for (int i = 0; i < n; ++i) {
+    bool found;
+    auto* m = static_cast<RelMapEntry*>(hash_search(domain_of_rel, &parts[i].hot_rel, HASH_ENTER, &found));
+    strlcpy(m->domain, e->name, NAMEDATALEN);
+  }
+  e->valid = true;
+}
+
+}  // namespace
+
+void register_cache_callbacks() { CacheRegisterRelcacheCallback(relcache_callback, (Datum)0); }
+
+DomainEntry* lookup_domain(const char* name) {
+  ensure_tables();
+  if (strlen(name) >= NAMEDATALEN)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("intentlog domain \"%s\" does not exist", name)));
+  bool found;
+  auto* e = static_cast<DomainEntry*>(hash_search(domains_by_name, name, HASH_ENTER, &found));
+  if (!found) {
+    e->valid = false;
+    e->parts = nullptr;
+    e->partitions = 0;
+  }
+  if (!e->valid) {
+    PG_TRY();
+    { load(e); }
+    PG_CATCH();
+    {
+      // Forget the half-made entry (an unknown domain must not linger).
+      release_targets(e);
+      hash_search(domains_by_name, name, HASH_REMOVE, nullptr);
+      PG_RE_THROW();
+    }
+    PG_END_TRY();
+  }
+  return e;
+}
+
+PartitionTarget* lock_append_target(DomainEntry* entry, int partition) {
+  for (int attempt = 0;; ++attempt) {
+    Oid rel = entry->parts[partition].hot_rel;
+    // Taking the lock processes pending invalidations; if they made this
+    // entry stale the relation is no longer the append target.
+    LockRelationOid(rel, RowExclusiveLock);
+    if (entry->valid) break;
+    UnlockRelationOid(rel, RowExclusiveLock);
+    if (attempt > 100) elog(ERROR, "intentlog: append target of domain \"%s\" keeps changing", entry->name);
+    load(entry);
+  }
+  PartitionTarget* t = &entry->parts[partition];
+  if (t->insert_plan == nullptr) t->insert_plan = prepare_insert(t->hot_rel);
+  return t;
+}
+
+}  // namespace intentlog::pg

@@ -1,0 +1,40 @@
+// DomainCache: per-backend cache of domain settings and append targets, so
+// the append path touches no catalog table. Invalidated through relcache
+// callbacks: maintenance invalidates a partition's hot relation when it
+// rotates it, and any change to intentlog.domains invalidates everything.
+#pragma once
+
+#include "extension/pg.h"
+
+namespace intentlog::pg {
+
+struct PartitionTarget {
+  Oid hot_rel;
+  Oid seq_rel;
+  SPIPlanPtr insert_plan;  // INSERT INTO hot_rel ..., prepared once, kept
+};
+
+struct DomainEntry {
+  char name[NAMEDATALEN];  // hash key
+  bool valid;
+  int32 domain_id;
+  int32 partitions;
+  bool staged;
+  bool notify;
+  int32 max_key_bytes;
+  int32 max_payload_bytes;
+  int32 max_headers_bytes;
+  PartitionTarget* parts;  // [partitions], in the cache's memory context
+};
+
+// The domain's entry, loaded if missing or stale. Raises 42704 for an unknown
+// domain. Must be called inside SPI_connect()/SPI_finish().
+DomainEntry* lookup_domain(const char* name);
+
+// Locks the partition's hot relation for insert and returns its target; if a
+// rotation made the cached target stale, reloads and locks the new one.
+PartitionTarget* lock_append_target(DomainEntry* entry, int partition);
+
+void register_cache_callbacks();
+
+}  // namespace intentlog::pg

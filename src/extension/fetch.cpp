@@ -1,0 +1,320 @@
+// The read path (DESIGN.md, "Read path: the snapshot cursor"): fetch and the
+// cursor helpers. The cursor arithmetic lives in src/common/snapshot_cursor;
+// this file runs the query in one snapshot and feeds it.
+#include <algorithm>
+
+#include "common/snapshot_cursor.h"
+#include "common/validation.h"
+#include "extension/domain_cache.h"
+#include "extension/error_boundary.h"
+#include "extension/sql_errors.h"
+
+namespace intentlog::pg {
+namespace {
+
+constexpr int kMaxFetchRows = 100000;
+
+// Cursor state in palloc'd memory, so it can live across PostgreSQL calls.
+struct PlainCursor {
+  int64 watermark;
+  int npending;
+  uint64* xids;
+  int64* froms;
+};
+
+PlainCursor parse_or_raise(const char* cursor) {
+  PlainCursor out{0, 0, nullptr, nullptr};
+  bool ok = false;
+  cxx_call([&] {
+    auto c = intentlog::parse_cursor(cursor);
+    if (!c) return;
+    ok = true;
+    out.watermark = c->watermark;
+    out.npending = static_cast<int>(c->pending.size());
+    out.xids = static_cast<uint64*>(palloc(sizeof(uint64) * (out.npending + 1)));
+    out.froms = static_cast<int64*>(palloc(sizeof(int64) * (out.npending + 1)));
+    for (int i = 0; i < out.npending; ++i) {
+      out.xids[i] = c->pending[i].xid;
+      out.froms[i] = c->pending[i].from_seq;
+    }
+  });
+  if (!ok) ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid intentlog cursor: \"%s\"", cursor)));
+  return out;
+}
+
+// Full (epoch-extended) xid of a 32-bit xid that is recent relative to now.
+uint64 widen_xid(TransactionId xid, FullTransactionId next) {
+  uint32 epoch = EpochFromFullTransactionId(next);
+  if (xid > XidFromFullTransactionId(next) && epoch > 0) epoch--;
+  return (static_cast<uint64>(epoch) << 32) | xid;
+}
+
+// The snapshot's in-progress top-level xids, widened and sorted.
+struct PlainSnapshot {
+  uint64 xmin;
+  uint64 xmax;
+  int nxip;
+  uint64* xip;
+};
+
+PlainSnapshot plain_snapshot(Snapshot snap) {
+  FullTransactionId next = ReadNextFullTransactionId();
+  PlainSnapshot s;
+  s.xmin = widen_xid(snap->xmin, next);
+  s.xmax = widen_xid(snap->xmax, next);
+  s.nxip = static_cast<int>(snap->xcnt);
+  s.xip = static_cast<uint64*>(palloc(sizeof(uint64) * (s.nxip + 1)));
+  for (int i = 0; i < s.nxip; ++i) s.xip[i] = widen_xid(snap->xip[i], next);
+  return s;
+}
+
+char* stored_cursor(const char* group, int32 domain_id, int partition) {
+  Oid types[3] = {TEXTOID, INT4OID, INT4OID};
+  Datum values[3] = {CStringGetTextDatum(group), Int32GetDatum(domain_id), Int32GetDatum(partition)};
+  int rc = SPI_execute_with_args(
+      "SELECT watermark::text || CASE WHEN pending = '' THEN '' ELSE ';' || pending END FROM intentlog.cursors "
+      "WHERE group_name = $1 AND domain_id = $2 AND partition = $3",
+      3, types, values, nullptr, true, 1);
+  if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: cannot read cursor");
+  if (SPI_processed == 0) return pstrdup("0");
+  return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+char* partition_parent(int32 domain_id, int partition) {
+  Oid types[2] = {INT4OID, INT4OID};
+  Datum values[2] = {Int32GetDatum(domain_id), Int32GetDatum(partition)};
+  int rc = SPI_execute_with_args(
+      "SELECT parent_rel::text, seq_rel::text FROM intentlog.partitions WHERE domain_id = $1 AND partition = $2", 2,
+      types, values, nullptr, true, 1);
+  if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "intentlog: partition %d missing from catalog", partition);
+  return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+void check_partition(const DomainEntry* d, int partition) {
+  if (partition < 0 || partition >= d->partitions)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("domain \"%s\" has no partition %d", d->name, partition),
+                    errdetail("Its partitions are 0 to %d.", d->partitions - 1)));
+}
+
+void check_group(const char* group) {
+  size_t len = strlen(group);
+  bool ok = len >= 1 && len <= 128;
+  for (size_t i = 0; ok && i < len; ++i) {
+    char c = group[i];
+    ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+         c == ':' || c == '-';
+  }
+  if (!ok)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_NAME), errmsg("invalid consumer group name \"%s\"", group),
+                    errdetail("Group names are 1 to 128 characters: letters, digits, '_', '.', ':' and '-'.")));
+}
+
+// The next cursor, formatted in the caller's memory context.
+char* next_cursor_text(const PlainCursor& before, const PlainSnapshot& snap, int nrows, const int64* seqs,
+                       const uint64* xids, bool cut, MemoryContext cxt) {
+  char* out = nullptr;
+  cxx_call([&] {
+    intentlog::CursorState c;
+    c.watermark = before.watermark;
+    for (int i = 0; i < before.npending; ++i) c.pending.push_back({before.xids[i], before.froms[i]});
+    intentlog::SnapshotView view;
+    view.xmin = snap.xmin;
+    view.xmax = snap.xmax;
+    view.xip.assign(snap.xip, snap.xip + snap.nxip);
+    std::sort(view.xip.begin(), view.xip.end());
+    std::vector<intentlog::FetchedRow> rows;
+    rows.reserve(nrows);
+    for (int i = 0; i < nrows; ++i) rows.push_back({seqs[i], xids[i]});
+    std::string s = intentlog::format_cursor(intentlog::advance_cursor(c, view, rows, cut));
+    out = static_cast<char*>(MemoryContextAlloc(cxt, s.size() + 1));
+    memcpy(out, s.c_str(), s.size() + 1);
+  });
+  return out;
+}
+
+Datum int8_array(const int64* v, int n) {
+  Datum* d = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+  for (int i = 0; i < n; ++i) d[i] = Int64GetDatum(v[i]);
+  return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+Datum xid8_array(const uint64* v, int n) {
+  Datum* d = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+  for (int i = 0; i < n; ++i) d[i] = FullTransactionIdGetDatum(FullTransactionIdFromU64(v[i]));
+  return PointerGetDatum(construct_array(d, n, XID8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+constexpr const char* kFetchColumns =
+    "seq, key, op, payload, schema_version, expected_version, headers, appended_at, xid";
+constexpr const char* kScanColumns =
+    "partition, seq, xid, key, op, payload, schema_version, expected_version, headers, appended_at";
+
+// Runs one fetch of `rel` (a partition parent or a single segment) in one
+// snapshot and puts the rows, each followed by the next cursor, into rsinfo.
+// `columns` is the select list; seq_col and xid_col are 1-based positions.
+void scan(const char* rel, const PlainCursor& before, int max_rows, const char* columns, int seq_col, int xid_col,
+          ReturnSetInfo* rsinfo, MemoryContext caller_cxt) {
+  // One snapshot for the rows and for the in-progress xids that become pending.
+  Snapshot snap = RegisterSnapshot(GetTransactionSnapshot());
+  PlainSnapshot plain = plain_snapshot(snap);
+
+  // The tail (seq > W) and late committers (rows of pending xids at or below
+  // W), each limited on its own so the index scans stop early.
+  char* sql = psprintf(
+      "SELECT %s FROM ("
+      " (SELECT * FROM %s WHERE seq > $1 ORDER BY seq LIMIT $4)"
+      " UNION ALL"
+      " (SELECT t.* FROM %s t JOIN unnest($2::xid8[], $3::int8[]) AS p(x, f)"
+      "   ON t.xid = p.x AND t.seq > p.f AND t.seq <= $1 ORDER BY t.seq LIMIT $4)"
+      ") s ORDER BY seq LIMIT $4",
+      columns, rel, rel);
+  Oid types[4] = {INT8OID, XID8ARRAYOID, INT8ARRAYOID, INT4OID};
+  Datum values[4] = {Int64GetDatum(before.watermark), xid8_array(before.xids, before.npending),
+                     int8_array(before.froms, before.npending), Int32GetDatum(max_rows)};
+  SPIPlanPtr plan = SPI_prepare(sql, 4, types);
+  if (plan == nullptr) elog(ERROR, "intentlog: cannot prepare fetch: %s", SPI_result_code_string(SPI_result));
+  int rc = SPI_execute_snapshot(plan, values, nullptr, snap, InvalidSnapshot, true, false, max_rows);
+  if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: fetch failed: %s", SPI_result_code_string(rc));
+  UnregisterSnapshot(snap);
+
+  int n = static_cast<int>(SPI_processed);
+  if (n == 0) return;  // nothing new: the caller keeps its cursor
+  SPITupleTable* tt = SPI_tuptable;
+  int natts = tt->tupdesc->natts;
+  int64* seqs = static_cast<int64*>(palloc(sizeof(int64) * n));
+  uint64* xids = static_cast<uint64*>(palloc(sizeof(uint64) * n));
+  bool isnull;
+  for (int i = 0; i < n; ++i) {
+    seqs[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, seq_col, &isnull));
+    xids[i] =
+        U64FromFullTransactionId(DatumGetFullTransactionId(SPI_getbinval(tt->vals[i], tt->tupdesc, xid_col, &isnull)));
+  }
+  char* next = next_cursor_text(before, plain, n, seqs, xids, n == max_rows, caller_cxt);
+  MemoryContext old = MemoryContextSwitchTo(caller_cxt);
+  Datum next_datum = CStringGetTextDatum(next);
+  MemoryContextSwitchTo(old);
+  Datum* out = static_cast<Datum*>(palloc(sizeof(Datum) * (natts + 1)));
+  bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * (natts + 1)));
+  for (int i = 0; i < n; ++i) {
+    heap_deform_tuple(tt->vals[i], tt->tupdesc, out, nulls);
+    out[natts] = next_datum;
+    nulls[natts] = false;
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
+  }
+}
+
+}  // namespace
+}  // namespace intentlog::pg
+
+using namespace intentlog::pg;
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(intentlog_fetch);
+PGDLLEXPORT Datum intentlog_fetch(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(0)) null_argument("group_name");
+  if (PG_ARGISNULL(1)) null_argument("domain");
+  if (PG_ARGISNULL(2)) null_argument("partition");
+  char* group = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  char* domain = text_to_cstring(PG_GETARG_TEXT_PP(1));
+  int partition = PG_GETARG_INT32(2);
+  int max_rows = PG_ARGISNULL(3) ? 1000 : PG_GETARG_INT32(3);
+  if (max_rows < 1 || max_rows > kMaxFetchRows)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("max_rows must be between 1 and %d, got %d", kMaxFetchRows, max_rows)));
+  check_group(group);
+  if (RecoveryInProgress())
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("intentlog.fetch must run on the primary")));
+
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  InitMaterializedSRF(fcinfo, 0);
+  MemoryContext caller_cxt = CurrentMemoryContext;
+
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
+  DomainEntry* d = lookup_domain(domain);
+  check_partition(d, partition);
+  int32 domain_id = d->domain_id;
+  char* cursor_text = PG_ARGISNULL(4) ? stored_cursor(group, domain_id, partition)
+                                      : text_to_cstring(PG_GETARG_TEXT_PP(4));
+  PlainCursor before = parse_or_raise(cursor_text);
+  char* parent = partition_parent(domain_id, partition);
+
+  scan(parent, before, max_rows, kFetchColumns, 1, 9, rsinfo, caller_cxt);
+  SPI_finish();
+  return (Datum)0;
+}
+
+// Internal: the snapshot-cursor scan of one relation, returning whole rows.
+// Maintenance uses it to promote a staged hot table without waiting for
+// (or losing) the rows of transactions still open.
+PG_FUNCTION_INFO_V1(intentlog_scan);
+PGDLLEXPORT Datum intentlog_scan(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2)) null_argument("rel, cursor and max_rows");
+  Oid rel = PG_GETARG_OID(0);
+  char* cursor_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
+  int max_rows = PG_GETARG_INT32(2);
+  if (max_rows < 1 || max_rows > kMaxFetchRows)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_rows must be between 1 and %d", kMaxFetchRows)));
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  InitMaterializedSRF(fcinfo, 0);
+  MemoryContext caller_cxt = CurrentMemoryContext;
+  PlainCursor before = parse_or_raise(cursor_text);
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
+  char* relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), get_rel_name(rel));
+  scan(relname, before, max_rows, kScanColumns, 2, 3, rsinfo, caller_cxt);
+  SPI_finish();
+  return (Datum)0;
+}
+
+PG_FUNCTION_INFO_V1(intentlog_latest_cursor);
+PGDLLEXPORT Datum intentlog_latest_cursor(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(0)) null_argument("domain");
+  if (PG_ARGISNULL(1)) null_argument("partition");
+  char* domain = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  int partition = PG_GETARG_INT32(1);
+  MemoryContext caller_cxt = CurrentMemoryContext;
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
+  DomainEntry* d = lookup_domain(domain);
+  check_partition(d, partition);
+  // Read the seq first, then take the snapshot: a transaction holding a seq
+  // at or below it had its xid already, so the snapshot shows it committed
+  // (its rows are behind us), aborted, or in progress (pending: still read).
+  int64 last = 0;
+  {
+    Oid seq_rel = d->parts[partition].seq_rel;
+    char* sql = psprintf("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM %s",
+                         quote_qualified_identifier(get_namespace_name(get_rel_namespace(seq_rel)),
+                                                    get_rel_name(seq_rel)));
+    if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "intentlog: cannot read seq");
+    bool isnull;
+    last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  }
+  Snapshot snap = GetLatestSnapshot();
+  PlainSnapshot plain = plain_snapshot(snap);
+  PlainCursor before{last, 0, nullptr, nullptr};
+  // Every in-progress xid becomes pending from 0: its seqs may be anywhere.
+  char* next = nullptr;
+  cxx_call([&] {
+    intentlog::CursorState c;
+    c.watermark = before.watermark;
+    std::vector<uint64> xip(plain.xip, plain.xip + plain.nxip);
+    std::sort(xip.begin(), xip.end());
+    for (uint64 x : xip) c.pending.push_back({x, 0});
+    std::string s = intentlog::format_cursor(c);
+    next = static_cast<char*>(MemoryContextAlloc(caller_cxt, s.size() + 1));
+    memcpy(next, s.c_str(), s.size() + 1);
+  });
+  SPI_finish();
+  PG_RETURN_TEXT_P(cstring_to_text(next));
+}
+
+PG_FUNCTION_INFO_V1(intentlog_valid_cursor);
+PGDLLEXPORT Datum intentlog_valid_cursor(PG_FUNCTION_ARGS) {
+  char* cursor = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  bool ok = false;
+  cxx_call([&] { ok = intentlog::parse_cursor(cursor).has_value(); });
+  PG_RETURN_BOOL(ok);
+}
+
+}  // extern "C"

@@ -1,0 +1,41 @@
+// Module entry: PG_MODULE_MAGIC, _PG_init, and the small SQL helpers.
+#include "common/partitioner.h"
+#include "common/validation.h"
+#include "extension/domain_cache.h"
+#include "extension/maintenance.h"
+#include "extension/sql_errors.h"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+PGDLLEXPORT void _PG_init(void);
+void _PG_init(void) {
+  intentlog::pg::register_cache_callbacks();
+  intentlog::pg::define_maintenance_gucs();
+  if (process_shared_preload_libraries_in_progress) intentlog::pg::register_maintenance_launcher();
+}
+
+PG_FUNCTION_INFO_V1(intentlog_partition_for);
+PGDLLEXPORT Datum intentlog_partition_for(PG_FUNCTION_ARGS) {
+  text* key = PG_GETARG_TEXT_PP(0);
+  int32 partitions = PG_GETARG_INT32(1);
+  intentlog::pg::raise_if(intentlog::check_partitions(partitions), "partitions");
+  PG_RETURN_INT32(intentlog::partition_of(std::string_view(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)), partitions));
+}
+
+PG_FUNCTION_INFO_V1(intentlog_check_domain_name);
+PGDLLEXPORT Datum intentlog_check_domain_name(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(0)) intentlog::pg::null_argument("domain");
+  text* name = PG_GETARG_TEXT_PP(0);
+  intentlog::pg::raise_if(intentlog::check_domain_name(std::string_view(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name))),
+                          "domain name");
+  PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(intentlog_invalidate);
+PGDLLEXPORT Datum intentlog_invalidate(PG_FUNCTION_ARGS) {
+  CacheInvalidateRelcacheByRelid(PG_GETARG_OID(0));
+  PG_RETURN_VOID();
+}
+
+}  // extern "C"
