@@ -1,6 +1,7 @@
 # intentlog — top-level build.
 #
-#   make                 build the extension (PGXS) and the C++ programs (CMake)
+#   make                 build the extension (PGXS)
+#   make programs        build the worker, intentlog-tail and the unit tests (CMake)
 #   make install         install the extension into the PostgreSQL of pg_config
 #   make test            every test (see scripts/test.sh)
 #   make demo            the main job end to end (see scripts/demo.sh)
@@ -28,7 +29,7 @@ PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wno-missing-field-initia
 SHLIB_LINK  = -lstdc++
 
 REGRESS      = setup append fetch errors staged
-REGRESS_OPTS = --inputdir=test/regress --outputdir=build/regress --dbname=intentlog_regress
+REGRESS_OPTS = --inputdir=test/regress --outputdir=build/regress
 
 # No JIT bitcode: it would need clang, and the append path gains nothing from it.
 override with_llvm = no
@@ -40,8 +41,6 @@ include $(PGXS)
 # its own file (catalog, append, read path, maintenance, roles, ...).
 sql/intentlog--$(EXT_VERSION).sql: $(sort $(wildcard sql/src/*.sql))
 	cat $^ > $@
-
-all: programs
 
 .PHONY: programs demo test unit
 programs:

@@ -89,11 +89,18 @@ cmd_stop() {
 
 cmd_crash() {
   local dir pid; dir=$(cluster_dir "$1")
+  local children c alive
   pid=$(head -1 "$dir/data/postmaster.pid")
+  children=$(pgrep -P "$pid" || true)
   kill -9 "$pid"
-  # the postmaster is gone; its backends notice and exit on their own
-  for _ in $(seq 100); do pgrep -P "$pid" >/dev/null 2>&1 || break; sleep 0.1; done
-  sleep 0.5
+  # The postmaster is gone; its children notice and exit on their own. A new
+  # postmaster refuses to start while any of them still holds shared memory.
+  for _ in $(seq 200); do
+    alive=0
+    for c in $children; do kill -0 "$c" 2>/dev/null && alive=1; done
+    [ $alive -eq 0 ] && break
+    sleep 0.05
+  done
 }
 
 cmd_env() {

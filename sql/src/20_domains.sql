@@ -112,12 +112,26 @@ BEGIN
   IF retention IS NULL OR max_attempts IS NULL OR promote_after IS NULL OR segment_rows IS NULL OR on_dead_letter IS NULL THEN
     RAISE EXCEPTION 'domain settings must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  IF retention < '0' THEN
+    RAISE EXCEPTION 'retention must not be negative, got %', retention USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_attempts < 1 OR max_attempts > 1000 THEN
+    RAISE EXCEPTION 'max_attempts must be between 1 and 1000, got %', max_attempts USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF promote_after <= '0' THEN
+    RAISE EXCEPTION 'promote_after must be positive, got %', promote_after USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF segment_rows < 1000 THEN
+    RAISE EXCEPTION 'segment_rows must be at least 1000, got %', segment_rows USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF on_dead_letter NOT IN ('continue', 'dead_letter_key') THEN
+    RAISE EXCEPTION 'on_dead_letter must be ''continue'' or ''dead_letter_key'', got %', quote_literal(on_dead_letter)
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF EXISTS (SELECT 1 FROM intentlog.domains WHERE name = domain) THEN
     RAISE EXCEPTION 'intentlog domain "%" already exists', domain USING ERRCODE = 'duplicate_object';
   END IF;
 
-  -- CHECK constraints of intentlog.domains reject the remaining bad settings
-  -- with their own SQLSTATE (23514) before any storage is created.
   INSERT INTO intentlog.domains AS x (name, partitions, durability, retention, max_attempts, promote_after,
                                       segment_rows, on_dead_letter, state_query)
   VALUES (domain, partitions, durability, retention, max_attempts, promote_after,
@@ -161,7 +175,8 @@ COMMENT ON FUNCTION intentlog.create_domain(text, int, text, interval, int, inte
   'Creates a domain: a named intent stream with its partitions and storage. durability: durable (default; logged, nothing committed is ever lost) or staged (unlogged hot table made durable every promote_after; a crash may lose that window, which is recorded in intentlog.gaps).';
 
 CREATE FUNCTION intentlog.drop_domain(domain text)
-RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning AS $$
 DECLARE d int;
 BEGIN
   d := intentlog._domain_id(domain);

@@ -56,7 +56,7 @@ BEGIN
     restart := hi + 1;
     INSERT INTO intentlog.gaps (domain_id, partition, first_seq, last_seq, reason)
     VALUES (part.domain_id, part.partition, lo, hi,
-            'server crash: staged intents appended after the last promotion were lost with the unlogged hot table');
+            'server crash: staged intents appended after the last promotion may have been lost with the unlogged hot table');
     PERFORM setval(part.seq_rel, restart, false);
     -- Nothing below the restart point is left in the (now empty) hot table.
     UPDATE intentlog.partitions SET promote_cursor = hi::text, promoted_at = now()
@@ -78,10 +78,8 @@ DECLARE
   next text;
   moved bigint;
 BEGIN
-  SELECT * INTO part FROM intentlog.partitions WHERE domain_id = d AND partition = p FOR UPDATE SKIP LOCKED;
-  IF NOT FOUND THEN
-    RETURN 0;  -- another maintenance round is at it
-  END IF;
+  -- Serializes promoters of one partition; a second one then finds nothing new.
+  SELECT * INTO part FROM intentlog.partitions WHERE domain_id = d AND partition = p FOR UPDATE;
   EXECUTE format($q$
     WITH batch AS MATERIALIZED (SELECT * FROM intentlog._scan(%L, %L, %s)),
          moved AS (INSERT INTO %s (partition, seq, xid, key, op, payload, schema_version, expected_version, headers, appended_at)

@@ -19,8 +19,12 @@ int naptime_ms = 200;
 bool maintenance_enabled = true;
 constexpr int kMaxDatabases = 64;
 constexpr long kLauncherNaptimeMs = 2000;
-// A database whose worker left (no intentlog there) is looked at again after this.
+// A database whose worker left early (no intentlog there) is looked at again after this.
 constexpr long kRelaunchAfterMs = 10000;
+// A per-database worker leaves after this long and is relaunched at once: a
+// connected background worker would otherwise make DROP DATABASE fail (it
+// waits up to 5 s for other sessions to leave, but does not end them).
+constexpr long kWorkerLifetimeMs = 3000;
 
 void launch_worker_for(Oid dboid, BackgroundWorkerHandle** handle) {
   BackgroundWorker w;
@@ -153,7 +157,10 @@ void intentlog_maintenance_launcher_main(Datum) {
         }
         if (slot < 0 || worker_alive(handles[slot])) continue;
         TimestampTz now = GetCurrentTimestamp();
-        if (handles[slot] != nullptr && !TimestampDifferenceExceeds(launched_at[slot], now, kRelaunchAfterMs)) continue;
+        // A worker that lived its full lifetime found intentlog: replace it now.
+        bool served = TimestampDifferenceExceeds(launched_at[slot], now, kWorkerLifetimeMs - 500);
+        bool retry_due = TimestampDifferenceExceeds(launched_at[slot], now, kRelaunchAfterMs);
+        if (handles[slot] != nullptr && !served && !retry_due) continue;
         launch_worker_for(found[i], &handles[slot]);
         launched_at[slot] = now;
       }
@@ -170,7 +177,8 @@ void intentlog_maintenance_main(Datum arg) {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
-  while (!ShutdownRequestPending) {
+  TimestampTz started = GetCurrentTimestamp();
+  while (!ShutdownRequestPending && !TimestampDifferenceExceeds(started, GetCurrentTimestamp(), kWorkerLifetimeMs)) {
     if (ConfigReloadPending) {
       ConfigReloadPending = false;
       ProcessConfigFile(PGC_SIGHUP);

@@ -19,7 +19,9 @@ PG_FUNCTION_INFO_V1(intentlog_partition_for);
 PGDLLEXPORT Datum intentlog_partition_for(PG_FUNCTION_ARGS) {
   text* key = PG_GETARG_TEXT_PP(0);
   int32 partitions = PG_GETARG_INT32(1);
-  intentlog::pg::raise_if(intentlog::check_partitions(partitions), "partitions");
+  if (intentlog::check_partitions(partitions))
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("partitions must be between 1 and %d, got %d", intentlog::kMaxPartitions, partitions)));
   PG_RETURN_INT32(intentlog::partition_of(std::string_view(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)), partitions));
 }
 

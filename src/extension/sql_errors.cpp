@@ -30,7 +30,7 @@ void raise_if(const intentlog::Check& c, const char* what) {
   if (!c) return;
   if (c.limit != 0)
     ereport(ERROR, (errcode(sqlstate_of(c.problem)), errmsg("%s", intentlog::describe(c.problem)),
-                    errdetail("The %s is %zu bytes; the limit is %zu.", what, c.actual, c.limit)));
+                    errdetail("%s: %zu bytes; the limit is %zu.", what, c.actual, c.limit)));
   ereport(ERROR, (errcode(sqlstate_of(c.problem)), errmsg("%s", intentlog::describe(c.problem))));
 }
 

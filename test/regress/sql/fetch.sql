@@ -1,0 +1,35 @@
+-- The read path: fetch, commit_cursor, consume, cursors.
+SELECT seq, key, op, next_cursor FROM intentlog.fetch('readers', 'orders', intentlog.partition_for('o-1', 4));
+-- Nothing committed yet: the same rows again.
+SELECT count(*) FROM intentlog.fetch('readers', 'orders', intentlog.partition_for('o-1', 4));
+SELECT intentlog.commit_cursor('readers', 'orders', intentlog.partition_for('o-1', 4),
+       (SELECT max(next_cursor) FROM intentlog.fetch('readers', 'orders', intentlog.partition_for('o-1', 4))));
+SELECT count(*) FROM intentlog.fetch('readers', 'orders', intentlog.partition_for('o-1', 4));
+SELECT intentlog.get_cursor('readers', 'orders', intentlog.partition_for('o-1', 4));
+SELECT intentlog.get_cursor('nobody', 'orders', 0);
+
+-- Paging with max_rows and from_cursor covers every row exactly once.
+SELECT p, count(*) AS rows
+  FROM generate_series(0, 3) AS p, LATERAL intentlog.fetch('pager', 'orders', p, 1) f GROUP BY p ORDER BY p;
+WITH RECURSIVE pages(n, cursor, acc) AS (
+  SELECT 0, '0'::text, ARRAY[]::bigint[]
+  UNION ALL
+  SELECT n + 1, f.next_cursor, acc || f.seqs
+    FROM pages, LATERAL (SELECT max(next_cursor) AS next_cursor, array_agg(seq ORDER BY seq) AS seqs
+                           FROM intentlog.fetch('pager', 'orders', 0, 2, pages.cursor)) f
+   WHERE f.next_cursor IS NOT NULL AND n < 20)
+SELECT n AS pages, acc = (SELECT array_agg(seq ORDER BY seq) FROM intentlog_data.orders WHERE partition = 0) AS all_once
+  FROM pages ORDER BY n DESC LIMIT 1;
+
+-- consume = fetch + commit.
+SELECT key, op FROM intentlog.consume('c', 'orders', 0);
+SELECT key, op FROM intentlog.consume('c', 'orders', 0);
+SELECT * FROM intentlog.intent_append('orders', 'o-4', 'create');
+SELECT key, op FROM intentlog.consume('c', 'orders', intentlog.partition_for('o-4', 4));
+
+-- latest_cursor: starts after what is committed now.
+SELECT count(*) FROM intentlog.fetch('late', 'orders', 0, 100, intentlog.latest_cursor('orders', 0));
+
+-- Cursors never move backwards.
+SELECT intentlog.commit_cursor('c', 'orders', 0, '1');
+SELECT group_name, partition, watermark > 0 AS advanced FROM intentlog.cursors WHERE group_name IN ('readers', 'c') ORDER BY 1, 2;

@@ -1,0 +1,17 @@
+-- Runs first: the extension and the domains the other regress tests use.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS intentlog;
+RESET client_min_messages;
+SELECT extname, extversion FROM pg_extension WHERE extname = 'intentlog';
+SELECT intentlog.create_domain('orders', partitions => 4);
+SELECT intentlog.create_domain('cache', partitions => 2, durability => 'staged');
+SELECT name, partitions, durability, retention, max_attempts, promote_after FROM intentlog.domains ORDER BY name;
+-- Storage: a parent per domain, a child per partition, a logged segment each,
+-- and for the staged domain an unlogged hot table per partition.
+SELECT c.relname, c.relpersistence, i.inhparent::regclass AS parent
+  FROM pg_class c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
+ WHERE c.relnamespace = 'intentlog_data'::regnamespace AND c.relkind = 'r'
+ ORDER BY c.relname;
+-- The partition hash is stable: fixed vectors any client must reproduce.
+SELECT k, intentlog.partition_for(k, 16) AS p16, intentlog.partition_for(k, 4) AS p4
+  FROM unnest(ARRAY['', 'a', 'foobar', 'order-1', 'order-2', 'user:42']) AS k;
