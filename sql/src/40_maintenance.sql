@@ -146,7 +146,7 @@ BEGIN
   SELECT * INTO dom FROM intentlog.domains WHERE domain_id = d;
   FOR seg IN
     SELECT * FROM intentlog.segments s
-     WHERE s.domain_id = d AND s.partition = p AND s.sealed_at IS NOT NULL AND s.sealed_at < now() - dom.retention
+     WHERE s.domain_id = d AND s.partition = p AND s.sealed_at IS NOT NULL AND s.sealed_at <= now() - dom.retention
      ORDER BY s.segment
   LOOP
     BEGIN
