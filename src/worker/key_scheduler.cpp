@@ -105,6 +105,12 @@ std::vector<KeyScheduler::Item> KeyScheduler::take_key(std::int64_t seq, Owner o
   return out;
 }
 
+const v1::Event* KeyScheduler::in_flight_event(std::int64_t seq, Owner owner) const {
+  auto it = in_flight_.find(seq);
+  if (it == in_flight_.end() || it->second->owner != owner) return nullptr;
+  return &it->second->items.front().event;
+}
+
 std::optional<KeyScheduler::Clock::time_point> KeyScheduler::next_wakeup() const {
   if (delayed_.empty()) return std::nullopt;
   return delayed_.begin()->first;

@@ -67,6 +67,9 @@ class KeyScheduler {
   // intent queued behind it, in seq order, for a retry path.
   std::vector<Item> take_key(std::int64_t seq, Owner owner);
 
+  // The in-flight event `seq` if `owner` holds it.
+  const v1::Event* in_flight_event(std::int64_t seq, Owner owner) const;
+
   // When the earliest delayed key becomes ready, if any key is delayed.
   std::optional<Clock::time_point> next_wakeup() const;
 

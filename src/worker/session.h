@@ -1,0 +1,89 @@
+// Session: one consumer connection. Owns the socket, decodes ClientFrames
+// with FrameReader, writes ServerFrames, enforces the per-connection limits
+// (frame size, credit, Hello deadline, idle timeout, token on TCP) and hands
+// everything about delivery to the Coordinator.
+//
+// A protocol violation gets one Error frame, then the connection is closed;
+// the session leaves the Coordinator at once, so its in-flight events go back
+// to their keys for redelivery. Nothing a peer sends can make the worker
+// buffer more than one frame (max_frame_bytes) plus one read.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "common/frame_reader.h"
+#include "intentlog/v1/stream.pb.h"
+#include "worker/worker_config.h"
+
+namespace intentlog {
+
+class Coordinator;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  using Socket = asio::generic::stream_protocol::socket;
+  using Clock = std::chrono::steady_clock;
+
+  Session(Socket socket, std::uint64_t id, bool needs_token, std::string peer, const WorkerConfig& cfg,
+          Coordinator& coordinator);
+
+  void start();
+
+  // Called by the Coordinator.
+  void welcome(const v1::Welcome& w);
+  void send(const v1::ServerFrame& frame);
+  void fail(v1::ErrorCode code, const std::string& message);
+  bool writable() const { return !closing_ && queued_bytes_ < cfg_.max_queued_bytes; }
+  std::uint32_t credit() const { return credit_; }
+  void spend_credit(std::uint32_t n) { credit_ -= n; }
+
+  std::uint64_t id() const { return id_; }
+  const std::string& peer() const { return peer_; }
+
+ private:
+  enum class State { kAwaitHello, kJoining, kJoined };
+
+  void read();
+  void on_read(const asio::error_code& ec, std::size_t n);
+  void handle(const v1::ClientFrame& frame);
+  void handle_hello(const v1::Hello& hello);
+  bool add_credit(std::uint32_t n);
+  void flush();
+  void on_tick();
+  void arm_tick();
+  void leave();
+  void close_now();
+
+  Socket socket_;
+  std::uint64_t id_;
+  bool needs_token_;
+  std::string peer_;
+  const WorkerConfig& cfg_;
+  Coordinator& coordinator_;
+
+  State state_ = State::kAwaitHello;
+  FrameReader reader_;
+  std::array<char, 64 * 1024> rbuf_;
+  std::deque<std::string> queued_;        // frames not yet handed to the socket
+  std::vector<std::string> writing_;      // frames of the write in progress
+  std::size_t queued_bytes_ = 0;          // both of the above
+  bool closing_ = false;                  // Error sent or being sent; no more reads
+  bool closed_ = false;
+  bool left_ = false;                     // Coordinator told
+  std::uint32_t credit_ = 0;
+  asio::steady_timer tick_;
+  Clock::time_point started_at_;
+  Clock::time_point last_rx_;
+  Clock::time_point last_heartbeat_;
+  Clock::time_point closing_since_;
+};
+
+}  // namespace intentlog

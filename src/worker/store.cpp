@@ -1,0 +1,114 @@
+#include "worker/store.h"
+
+namespace intentlog {
+
+pqxx::connection& Store::conn() {
+  if (!conn_) {
+    auto c = std::make_unique<pqxx::connection>(conninfo_);
+    c->prepare("fetch",
+               "SELECT seq, key, op, payload, schema_version, expected_version, headers::text,"
+               " (extract(epoch FROM appended_at) * 1000000)::int8, next_cursor"
+               " FROM intentlog.fetch($1, $2, $3, $4, $5)");
+    c->prepare("commit_cursor", "SELECT intentlog.commit_cursor($1, $2, $3, $4)");
+    c->prepare("latest_cursor", "SELECT intentlog.latest_cursor($1, $2)");
+    c->prepare("lease_acquire",
+               "SELECT p FROM intentlog.lease_acquire($1, $2, $3, make_interval(secs => $4::int8 / 1000.0)) AS p");
+    c->prepare("lease_release", "SELECT intentlog.lease_release($1, $2, $3, $4::int[])");
+    c->prepare("unreported_gaps",
+               "SELECT gap_id, partition, first_seq, last_seq, (extract(epoch FROM detected_at) * 1000000)::int8"
+               " FROM intentlog.unreported_gaps($1, $2, $3::int[])");
+    c->prepare("gap_reported", "SELECT intentlog.gap_reported($1, $2)");
+    conn_ = std::move(c);
+  }
+  return *conn_;
+}
+
+std::vector<DomainRow> Store::domains() {
+  pqxx::nontransaction tx(conn());
+  std::vector<DomainRow> out;
+  for (const auto& r : tx.exec("SELECT name, partitions, durability FROM intentlog.domains ORDER BY name")) {
+    out.push_back(DomainRow{r[0].as<std::string>(), r[1].as<int>(), r[2].as<std::string>()});
+  }
+  return out;
+}
+
+FetchResult Store::fetch(const std::string& group, const std::string& domain, int partition, int max_rows,
+                         const std::optional<std::string>& from_cursor) {
+  pqxx::nontransaction tx(conn());
+  const char* cursor = from_cursor ? from_cursor->c_str() : nullptr;
+  const pqxx::result rows = tx.exec_prepared("fetch", group, domain, partition, max_rows, cursor);
+  FetchResult out;
+  out.events.reserve(rows.size());
+  for (const auto& r : rows) {
+    v1::Event& e = out.events.emplace_back();
+    e.set_domain(domain);
+    e.set_partition(partition);
+    e.set_seq(r[0].as<std::int64_t>());
+    e.set_key(r[1].c_str(), r[1].size());
+    e.set_op(r[2].c_str(), r[2].size());
+    if (!r[3].is_null()) e.set_payload(tx.unesc_raw(r[3].c_str()));
+    if (!r[4].is_null()) e.set_schema_version(r[4].as<int>());
+    if (!r[5].is_null()) e.set_expected_version(r[5].as<std::int64_t>());
+    if (!r[6].is_null()) e.set_headers_json(r[6].c_str(), r[6].size());
+    if (!r[7].is_null()) {
+      const std::int64_t us = r[7].as<std::int64_t>();
+      e.mutable_appended_at()->set_seconds(us / 1000000);
+      e.mutable_appended_at()->set_nanos(static_cast<int>(us % 1000000) * 1000);
+    }
+  }
+  if (!rows.empty()) out.next_cursor = rows[0][8].as<std::string>();
+  return out;
+}
+
+void Store::commit_cursor(const std::string& group, const std::string& domain, int partition,
+                          const std::string& cursor) {
+  pqxx::nontransaction tx(conn());
+  tx.exec_prepared("commit_cursor", group, domain, partition, cursor);
+}
+
+std::string Store::latest_cursor(const std::string& domain, int partition) {
+  pqxx::nontransaction tx(conn());
+  return tx.exec_prepared1("latest_cursor", domain, partition)[0].as<std::string>();
+}
+
+std::vector<int> Store::lease_acquire(const std::string& worker, const std::string& group, const std::string& domain,
+                                      std::int64_t ttl_ms) {
+  pqxx::nontransaction tx(conn());
+  std::vector<int> out;
+  for (const auto& r : tx.exec_prepared("lease_acquire", worker, group, domain, ttl_ms)) out.push_back(r[0].as<int>());
+  return out;
+}
+
+void Store::lease_release(const std::string& worker, const std::string& group, const std::string& domain,
+                          const std::vector<int>* partitions) {
+  pqxx::nontransaction tx(conn());
+  const std::string arr = partitions ? int_array_literal(*partitions) : std::string();
+  tx.exec_prepared("lease_release", worker, group, domain, partitions ? arr.c_str() : nullptr);
+}
+
+std::vector<GapRow> Store::unreported_gaps(const std::string& group, const std::string& domain,
+                                           const std::vector<int>& partitions) {
+  pqxx::nontransaction tx(conn());
+  std::vector<GapRow> out;
+  for (const auto& r : tx.exec_prepared("unreported_gaps", group, domain, int_array_literal(partitions))) {
+    out.push_back(GapRow{r[0].as<std::int64_t>(), r[1].as<int>(), r[2].as<std::int64_t>(), r[3].as<std::int64_t>(),
+                         r[4].as<std::int64_t>()});
+  }
+  return out;
+}
+
+void Store::gap_reported(const std::string& group, std::int64_t gap_id) {
+  pqxx::nontransaction tx(conn());
+  tx.exec_prepared("gap_reported", group, gap_id);
+}
+
+std::string int_array_literal(const std::vector<int>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(v[i]);
+  }
+  return s + "}";
+}
+
+}  // namespace intentlog

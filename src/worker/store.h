@@ -1,0 +1,67 @@
+// Store: the worker's SQL calls, over one libpqxx connection. Every call is a
+// short statement in its own transaction; nothing here holds a snapshot open
+// between calls. Not thread-safe: one Store per thread (see DbPool).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "intentlog/v1/event.pb.h"
+
+namespace intentlog {
+
+struct DomainRow {
+  std::string name;
+  int partitions = 0;
+  std::string durability;
+};
+
+struct FetchResult {
+  std::vector<v1::Event> events;  // seq order
+  std::string next_cursor;        // empty when no rows came back
+};
+
+struct GapRow {
+  std::int64_t gap_id = 0;
+  int partition = 0;
+  std::int64_t first_seq = 0;
+  std::int64_t last_seq = 0;
+  std::int64_t detected_at_us = 0;  // microseconds since the Unix epoch
+};
+
+class Store {
+ public:
+  explicit Store(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+
+  // Connects if needed. Throws pqxx::broken_connection when it cannot.
+  pqxx::connection& conn();
+  // Drops the connection (after a failure) so that the next call reconnects.
+  void reset() { conn_.reset(); }
+
+  std::vector<DomainRow> domains();
+  FetchResult fetch(const std::string& group, const std::string& domain, int partition, int max_rows,
+                    const std::optional<std::string>& from_cursor);
+  void commit_cursor(const std::string& group, const std::string& domain, int partition, const std::string& cursor);
+  std::string latest_cursor(const std::string& domain, int partition);
+  std::vector<int> lease_acquire(const std::string& worker, const std::string& group, const std::string& domain,
+                                 std::int64_t ttl_ms);
+  void lease_release(const std::string& worker, const std::string& group, const std::string& domain,
+                     const std::vector<int>* partitions);
+  std::vector<GapRow> unreported_gaps(const std::string& group, const std::string& domain,
+                                      const std::vector<int>& partitions);
+  void gap_reported(const std::string& group, std::int64_t gap_id);
+
+ private:
+  std::string conninfo_;
+  std::unique_ptr<pqxx::connection> conn_;
+};
+
+// "{1,2,3}": an int[] literal for a text parameter cast to int[].
+std::string int_array_literal(const std::vector<int>& v);
+
+}  // namespace intentlog

@@ -1,0 +1,170 @@
+#include "worker/worker_config.h"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace intentlog {
+namespace {
+
+template <class T>
+bool parse_number(const std::string& s, T* out, T min, T max) {
+  T v{};
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v < min || v > max) return false;
+  *out = v;
+  return true;
+}
+
+std::string default_worker_id() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+  return std::string(host[0] ? host : "worker") + ":" + std::to_string(getpid());
+}
+
+}  // namespace
+
+const char* worker_usage() {
+  return R"(intentlog-worker: drains intentlog domains and streams them to consumers.
+
+usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:PORT]...
+                        [--token-file FILE] [--worker-id ID] [options]
+
+  --db CONNINFO          libpq connection string (default: PGHOST, PGPORT, ... from the environment)
+  --listen ENDPOINT      unix:PATH or tcp:HOST:PORT, repeatable (default: unix:/tmp/intentlog.sock)
+  --token-file FILE      shared secret consumers send in Hello; required with a tcp: listener
+  --worker-id ID         name in leases and logs (default: HOSTNAME:PID)
+  --socket-mode OCTAL    permissions of Unix sockets (default: 0660)
+  --max-in-flight N      unacknowledged events per group and partition (default: 256)
+  --buffer-events N      fetched, unacknowledged events per group and partition (default: 2000)
+  --fetch-rows N         rows per fetch (default: 500)
+  --max-frame-bytes N    largest frame a consumer may send (default: 1048576)
+  --max-credit N         largest outstanding credit of a connection (default: 100000)
+  --idle-timeout-ms N    close connections silent this long (default: 30000)
+  --heartbeat-ms N       heartbeat interval (default: 5000)
+  --poll-ms N            poll interval when no NOTIFY arrives (default: 500)
+  --commit-interval-ms N how often acknowledged cursors are committed (default: 100)
+  --lease-ttl-ms N       partition lease time; renewed every third of it (default: 10000)
+  --nack-backoff-ms N    first redelivery delay after a nack, doubled per attempt (default: 1000)
+  --db-connections N     connections for fetches and commits (default: 2)
+  --log-level LEVEL      trace, debug, info, warn, error (default: info)
+  --help                 this text
+
+Logs are key=value lines on stderr. SIGTERM or SIGINT: commit what consumers
+acknowledged, release leases, exit 0.
+)";
+}
+
+std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string* error, bool* help) {
+  WorkerConfig c;
+  *help = false;
+  std::string token_file;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    std::string value;
+    bool has_value = false;
+    if (const auto eq = arg.find('='); arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      has_value = true;
+    }
+    if (arg == "--help" || arg == "-h") {
+      *help = true;
+      return std::nullopt;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        *error = "missing value for " + arg;
+        return std::nullopt;
+      }
+      value = argv[++i];
+    }
+    bool ok = true;
+    long long n = 0;
+    auto number = [&](long long min, long long max) {
+      ok = parse_number<long long>(value, &n, min, max);
+      return n;
+    };
+    if (arg == "--db") {
+      c.db = value;
+    } else if (arg == "--listen") {
+      auto e = parse_endpoint(value, error);
+      if (!e) return std::nullopt;
+      c.listen.push_back(*e);
+    } else if (arg == "--token-file") {
+      token_file = value;
+    } else if (arg == "--worker-id") {
+      c.worker_id = value;
+      ok = !value.empty() && value.size() <= 200;
+    } else if (arg == "--socket-mode") {
+      unsigned mode = 0;
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), mode, 8);
+      ok = ec == std::errc() && end == value.data() + value.size() && mode <= 0777;
+      c.socket_mode = mode;
+    } else if (arg == "--max-in-flight") {
+      c.max_in_flight = static_cast<std::size_t>(number(1, 100000));
+    } else if (arg == "--buffer-events") {
+      c.buffer_events = static_cast<std::size_t>(number(1, 1000000));
+    } else if (arg == "--fetch-rows") {
+      c.fetch_rows = static_cast<int>(number(1, 100000));
+    } else if (arg == "--max-frame-bytes") {
+      c.max_frame_bytes = static_cast<std::uint32_t>(number(1024, 1ll << 30));
+    } else if (arg == "--max-credit") {
+      c.max_credit = static_cast<std::uint32_t>(number(1, 10000000));
+    } else if (arg == "--idle-timeout-ms") {
+      c.idle_timeout = std::chrono::milliseconds(number(100, 86400000));
+    } else if (arg == "--heartbeat-ms") {
+      c.heartbeat = std::chrono::milliseconds(number(10, 3600000));
+    } else if (arg == "--poll-ms") {
+      c.poll = std::chrono::milliseconds(number(1, 3600000));
+    } else if (arg == "--commit-interval-ms") {
+      c.commit_interval = std::chrono::milliseconds(number(1, 60000));
+    } else if (arg == "--lease-ttl-ms") {
+      c.lease_ttl = std::chrono::milliseconds(number(300, 3600000));
+    } else if (arg == "--nack-backoff-ms") {
+      c.nack_backoff = std::chrono::milliseconds(number(0, 3600000));
+    } else if (arg == "--db-connections") {
+      c.db_connections = static_cast<int>(number(1, 64));
+    } else if (arg == "--log-level") {
+      c.log_level = value;
+      ok = value == "trace" || value == "debug" || value == "info" || value == "warn" || value == "error";
+    } else {
+      *error = "unknown option " + arg + " (see --help)";
+      return std::nullopt;
+    }
+    if (!ok) {
+      *error = "invalid value for " + arg + ": '" + value + "'";
+      return std::nullopt;
+    }
+  }
+  if (c.listen.empty()) c.listen.push_back(Endpoint{Endpoint::Kind::kUnix, kDefaultSocketPath, "", 0});
+  if (c.worker_id.empty()) c.worker_id = default_worker_id();
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!in) {
+      *error = "cannot read token file " + token_file;
+      return std::nullopt;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    c.token = ss.str();
+    while (!c.token.empty() && (c.token.back() == '\n' || c.token.back() == '\r' || c.token.back() == ' '))
+      c.token.pop_back();
+    if (c.token.size() < 16) {
+      *error = "token in " + token_file + " is shorter than 16 bytes";
+      return std::nullopt;
+    }
+  }
+  for (const auto& e : c.listen) {
+    if (e.kind == Endpoint::Kind::kTcp && c.token.empty()) {
+      *error = "a tcp: listener needs --token-file (TCP consumers must authenticate)";
+      return std::nullopt;
+    }
+  }
+  if (c.buffer_events < c.max_in_flight) c.buffer_events = c.max_in_flight;
+  return c;
+}
+
+}  // namespace intentlog

@@ -1,0 +1,55 @@
+// WorkerConfig: every tunable of intentlog-worker, with the defaults a first
+// user gets, and its command-line parser.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "worker/endpoint.h"
+
+namespace intentlog {
+
+struct WorkerConfig {
+  std::string db;  // libpq conninfo; empty: PGHOST, PGPORT, ... from the environment
+  std::vector<Endpoint> listen;
+  std::string token;  // from --token-file; required when any listener is TCP
+  std::string worker_id;
+  unsigned socket_mode = 0660;  // permissions of Unix sockets
+
+  // Delivery, per (group, domain, partition).
+  std::size_t max_in_flight = 256;   // unacknowledged events
+  std::size_t buffer_events = 2000;  // fetched and not yet acknowledged
+  int fetch_rows = 500;              // rows per intentlog.fetch call
+
+  // Per connection.
+  std::uint32_t max_frame_bytes = 1u << 20;  // largest client frame
+  std::uint32_t max_credit = 100000;         // largest outstanding credit
+  std::size_t max_batch_events = 500;        // events per Batch frame
+  std::size_t max_batch_bytes = 1u << 20;    // soft size of a Batch frame
+  std::size_t max_queued_bytes = 4u << 20;   // frames queued for a slow socket
+  std::chrono::milliseconds idle_timeout{30000};
+  std::chrono::milliseconds hello_timeout{10000};
+  std::chrono::milliseconds heartbeat{5000};
+
+  // Timing.
+  std::chrono::milliseconds poll{500};           // fallback when no NOTIFY arrives
+  std::chrono::milliseconds commit_interval{100};
+  std::chrono::milliseconds lease_ttl{10000};    // renewed every ttl/3
+  std::chrono::milliseconds nack_backoff{1000};  // doubled per attempt
+  std::chrono::milliseconds max_nack_backoff{60000};
+  int db_connections = 2;
+
+  std::string log_level = "info";
+};
+
+// Parses argv. Returns nothing and sets `*error` on a bad command line; sets
+// `*help` and returns nothing for --help.
+std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string* error, bool* help);
+
+const char* worker_usage();
+
+}  // namespace intentlog

@@ -1,0 +1,98 @@
+// intentlog-worker: drains intentlog domains per key and streams them to
+// consumers over Unix/TCP sockets (see worker_usage() and DESIGN.md).
+#include <csignal>
+#include <cstdio>
+#include <exception>
+
+#include <asio.hpp>
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "worker/coordinator.h"
+#include "worker/db_pool.h"
+#include "worker/log_fields.h"
+#include "worker/notify_listener.h"
+#include "worker/server.h"
+#include "worker/worker_config.h"
+
+using namespace intentlog;
+
+namespace {
+
+// Fails fast, with a message a first user can act on, when the database is
+// unreachable or lacks the extension; later outages are retried instead.
+bool check_database(const WorkerConfig& cfg) {
+  try {
+    pqxx::connection conn(cfg.db);
+    pqxx::nontransaction tx(conn);
+    auto r = tx.exec("SELECT extversion FROM pg_extension WHERE extname = 'intentlog'");
+    if (r.empty()) {
+      spdlog::error("event=startup_failed error={}",
+                    q("the intentlog extension is not installed in database " + std::string(conn.dbname()) +
+                      " (run: CREATE EXTENSION intentlog)"));
+      return false;
+    }
+    spdlog::info("event=database database={} extension_version={}", q(conn.dbname()), r[0][0].c_str());
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("event=startup_failed error={}", q(std::string("cannot connect to PostgreSQL: ") + e.what()));
+    return false;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string error;
+  bool help = false;
+  auto parsed = parse_worker_args(argc, argv, &error, &help);
+  if (help) {
+    std::fputs(worker_usage(), stdout);
+    return 0;
+  }
+  if (!parsed) {
+    std::fprintf(stderr, "intentlog-worker: %s\n", error.c_str());
+    return 2;
+  }
+  const WorkerConfig cfg = *parsed;
+  setup_logging(cfg.log_level, "intentlog-worker");
+  std::signal(SIGPIPE, SIG_IGN);
+  if (!check_database(cfg)) return 1;
+
+  asio::io_context io;
+  DbPool db(io, cfg.db, cfg.db_connections);
+  Coordinator coordinator(io, cfg, db);
+  Server server(io, cfg, coordinator);
+  NotifyListener listener(
+      io, cfg.db, [&](const std::string& d, int p) { coordinator.on_notify(d, p); },
+      [&] { coordinator.on_listener_reconnect(); });
+  try {
+    server.open();
+  } catch (const std::exception& e) {
+    spdlog::error("event=startup_failed error={}", q(e.what()));
+    db.stop();
+    return 1;
+  }
+  listener.start();
+  coordinator.start();
+  spdlog::info("event=started worker_id={} max_in_flight={} buffer_events={} lease_ttl_ms={}", q(cfg.worker_id),
+               cfg.max_in_flight, cfg.buffer_events, cfg.lease_ttl.count());
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const asio::error_code& ec, int sig) {
+    if (ec) return;
+    spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    server.close();
+    coordinator.shutdown([&] { io.stop(); });
+    // A second signal stops at once.
+    signals.async_wait([&](const asio::error_code& e, int) {
+      if (!e) io.stop();
+    });
+  });
+
+  io.run();
+  listener.stop();
+  db.stop();
+  spdlog::info("event=stopped");
+  return 0;
+}
