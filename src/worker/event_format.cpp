@@ -1,0 +1,161 @@
+#include "worker/event_format.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace intentlog {
+
+std::string base64(std::string_view in) {
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    out += alphabet[v & 63];
+  }
+  if (i + 1 == in.size()) {
+    const unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n;
+  unsigned min;
+  if (c < 0x80) return 1;
+  if ((c & 0xe0) == 0xc0) {
+    n = 2;
+    min = 0x80;
+  } else if ((c & 0xf0) == 0xe0) {
+    n = 3;
+    min = 0x800;
+  } else if ((c & 0xf8) == 0xf0) {
+    n = 4;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  unsigned cp = c & (0xff >> (n + 1));
+  for (std::size_t k = 1; k < n; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (cc & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+}  // namespace
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    const std::size_t n = utf8_length(s, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      out.append(s.data() + i, n);
+      i += n;
+      continue;
+    }
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned char>(c));
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+    ++i;
+  }
+  return out + "\"";
+}
+
+std::string rfc3339(const google::protobuf::Timestamp& t) {
+  const std::time_t secs = static_cast<std::time_t>(t.seconds());
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, t.nanos() / 1000);
+  return buf;
+}
+
+std::string event_json(const v1::Event& e) {
+  std::string s = "{\"domain\":" + json_string(e.domain());
+  s += ",\"partition\":" + std::to_string(e.partition());
+  s += ",\"seq\":" + std::to_string(e.seq());
+  s += ",\"key\":" + json_string(e.key());
+  s += ",\"op\":" + json_string(e.op());
+  s += ",\"payload\":\"" + base64(e.payload()) + "\"";
+  s += ",\"schema_version\":" + std::to_string(e.schema_version());
+  s += ",\"expected_version\":" + (e.has_expected_version() ? std::to_string(e.expected_version()) : "null");
+  // headers_json is jsonb's own text output: valid JSON, embedded as is.
+  s += ",\"headers\":" + (e.headers_json().empty() ? std::string("null") : e.headers_json());
+  s += ",\"appended_at\":" + (e.has_appended_at() ? "\"" + rfc3339(e.appended_at()) + "\"" : std::string("null"));
+  s += ",\"attempt\":" + std::to_string(e.attempt());
+  return s + "}";
+}
+
+std::string event_text(const v1::Event& e) {
+  std::string s = (e.has_appended_at() ? rfc3339(e.appended_at()) : std::string("-")) + " " + e.domain() + "/" +
+                  std::to_string(e.partition()) + "/" + std::to_string(e.seq()) + " key=" + json_string(e.key()) +
+                  " op=" + e.op() + " payload=" + std::to_string(e.payload().size()) + "B";
+  if (e.has_expected_version()) s += " expected_version=" + std::to_string(e.expected_version());
+  if (!e.headers_json().empty()) s += " headers=" + e.headers_json();
+  if (e.attempt() > 1) s += " attempt=" + std::to_string(e.attempt());
+  return s;
+}
+
+std::string gap_json(const v1::Gap& g) {
+  return "{\"gap\":{\"domain\":" + json_string(g.domain()) + ",\"partition\":" + std::to_string(g.partition()) +
+         ",\"first_seq\":" + std::to_string(g.first_seq()) + ",\"last_seq\":" + std::to_string(g.last_seq()) +
+         ",\"gap_id\":" + std::to_string(g.gap_id()) + ",\"detected_at\":\"" + rfc3339(g.detected_at()) + "\"}}";
+}
+
+std::string gap_text(const v1::Gap& g) {
+  return "GAP " + g.domain() + "/" + std::to_string(g.partition()) + " seqs " + std::to_string(g.first_seq()) +
+         ".." + std::to_string(g.last_seq()) + " may have been lost (detected " + rfc3339(g.detected_at()) + ")";
+}
+
+}  // namespace intentlog

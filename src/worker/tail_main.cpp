@@ -1,0 +1,362 @@
+// intentlog-tail: a consumer on the command line. Connects to an
+// intentlog-worker, joins a consumer group, prints every event it receives
+// (one per line) and acknowledges it once printed.
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "common/frame_reader.h"
+#include "common/frame_writer.h"
+#include "intentlog/v1/stream.pb.h"
+#include "worker/endpoint.h"
+#include "worker/event_format.h"
+
+using namespace intentlog;
+
+namespace {
+
+const char* kUsage = R"(intentlog-tail: print the events of intentlog domains, one per line.
+
+usage: intentlog-tail --group G --domain D [--domain D2 ...] [options]
+
+  --connect ENDPOINT   unix:PATH or tcp:HOST:PORT (default: unix:/tmp/intentlog.sock)
+  --group G            consumer group; its consumers share the partitions
+  --domain D           domain to read, repeatable
+  --from WHERE         committed (default), earliest or latest
+  --format F           json (default): the Event fields, payload in base64; or text
+  --limit N            exit 0 after printing N events
+  --no-ack             print without acknowledging (the events stay in flight)
+  --token-file FILE    token for a tcp: worker
+  --credit N           events the worker may send ahead of printing (default: 1000)
+  --idle-exit-ms N     exit 0 once no event arrived for N ms
+  --slow-ms N          wait N ms per event before acknowledging (to try out a slow consumer)
+  --client-name NAME   shown in the worker's logs
+  --help               this text
+
+A Gap frame (a staged domain lost intents in a server crash) prints as a line
+{"gap": {...}} in json format. Exit status: 0 done, 1 worker error or lost
+connection, 2 bad command line.
+)";
+
+struct Options {
+  Endpoint connect{Endpoint::Kind::kUnix, kDefaultSocketPath, "", 0};
+  std::string group;
+  std::vector<std::string> domains;
+  v1::Start start = v1::START_COMMITTED;
+  bool json = true;
+  std::uint64_t limit = 0;
+  bool ack = true;
+  std::string token;
+  std::uint32_t credit = 1000;
+  long idle_exit_ms = 0;
+  long slow_ms = 0;
+  std::string client_name = "intentlog-tail";
+};
+
+bool parse(int argc, char** argv, Options* o, std::string* error, bool* help) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      *help = true;
+      return false;
+    }
+    if (arg == "--no-ack") {
+      o->ack = false;
+      continue;
+    }
+    std::string value;
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      *error = "missing value for " + arg;
+      return false;
+    }
+    auto number = [&](long long max) -> long long {
+      char* end = nullptr;
+      const long long v = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end || v < 0 || v > max) {
+        *error = "invalid value for " + arg + ": " + value;
+        return -1;
+      }
+      return v;
+    };
+    if (arg == "--connect") {
+      auto e = parse_endpoint(value, error);
+      if (!e) return false;
+      o->connect = *e;
+    } else if (arg == "--group") {
+      o->group = value;
+    } else if (arg == "--domain") {
+      o->domains.push_back(value);
+    } else if (arg == "--from") {
+      if (value == "committed") {
+        o->start = v1::START_COMMITTED;
+      } else if (value == "earliest") {
+        o->start = v1::START_EARLIEST;
+      } else if (value == "latest") {
+        o->start = v1::START_LATEST;
+      } else {
+        *error = "--from must be committed, earliest or latest";
+        return false;
+      }
+    } else if (arg == "--format") {
+      if (value != "json" && value != "text") {
+        *error = "--format must be json or text";
+        return false;
+      }
+      o->json = value == "json";
+    } else if (arg == "--limit") {
+      const long long v = number(1ll << 62);
+      if (v < 0) return false;
+      o->limit = static_cast<std::uint64_t>(v);
+    } else if (arg == "--token-file") {
+      std::ifstream in(value);
+      if (!in) {
+        *error = "cannot read token file " + value;
+        return false;
+      }
+      std::stringstream ss;
+      ss << in.rdbuf();
+      o->token = ss.str();
+      while (!o->token.empty() && (o->token.back() == '\n' || o->token.back() == '\r' || o->token.back() == ' '))
+        o->token.pop_back();
+    } else if (arg == "--credit") {
+      const long long v = number(10000000);
+      if (v < 1) {
+        if (v == 0) *error = "--credit must be at least 1";
+        return false;
+      }
+      o->credit = static_cast<std::uint32_t>(v);
+    } else if (arg == "--idle-exit-ms") {
+      if ((o->idle_exit_ms = static_cast<long>(number(86400000))) < 0) return false;
+    } else if (arg == "--slow-ms") {
+      if ((o->slow_ms = static_cast<long>(number(60000))) < 0) return false;
+    } else if (arg == "--client-name") {
+      o->client_name = value;
+    } else {
+      *error = "unknown option " + arg + " (see --help)";
+      return false;
+    }
+  }
+  if (o->group.empty() || o->domains.empty()) {
+    *error = "--group and --domain are required (see --help)";
+    return false;
+  }
+  return true;
+}
+
+class Tail {
+ public:
+  Tail(asio::io_context& io, const Options& o) : io_(io), o_(o), socket_(io), idle_(io), reader_(128u << 20) {}
+
+  int run() {
+    asio::error_code ec;
+    if (o_.connect.kind == Endpoint::Kind::kUnix) {
+      socket_.connect(asio::local::stream_protocol::endpoint(o_.connect.path), ec);
+    } else {
+      asio::ip::tcp::resolver resolver(io_);
+      auto results = resolver.resolve(o_.connect.host, std::to_string(o_.connect.port), ec);
+      if (!ec) {
+        ec = asio::error::host_not_found;
+        for (const auto& r : results) {
+          socket_.close();
+          socket_.connect(r.endpoint(), ec);
+          if (!ec) break;
+        }
+      }
+      if (!ec) socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    }
+    if (ec) {
+      std::fprintf(stderr, "intentlog-tail: cannot connect to %s: %s\n", o_.connect.to_string().c_str(),
+                   ec.message().c_str());
+      return 1;
+    }
+    v1::ClientFrame hello;
+    v1::Hello* h = hello.mutable_hello();
+    h->set_protocol_version(1);
+    h->set_token(o_.token);
+    h->set_group(o_.group);
+    for (const auto& d : o_.domains) h->add_domains(d);
+    h->set_start(o_.start);
+    h->set_client_name(o_.client_name);
+    outstanding_ = o_.limit ? static_cast<std::uint32_t>(std::min<std::uint64_t>(o_.credit, o_.limit)) : o_.credit;
+    h->set_initial_credit(outstanding_);
+    if (!write(hello)) return 1;
+    last_event_ = std::chrono::steady_clock::now();
+    arm_idle();
+    read();
+    io_.run();
+    return status_;
+  }
+
+ private:
+  void finish(int status) {
+    status_ = status;
+    asio::error_code ignored;
+    idle_.cancel();
+    socket_.shutdown(asio::socket_base::shutdown_both, ignored);
+    socket_.close(ignored);
+    io_.stop();
+  }
+
+  bool write(const v1::ClientFrame& f) {
+    std::string buf;
+    append_frame(f, &buf);
+    asio::error_code ec;
+    asio::write(socket_, asio::buffer(buf), ec);
+    if (ec) {
+      std::fprintf(stderr, "intentlog-tail: connection lost: %s\n", ec.message().c_str());
+      finish(1);
+      return false;
+    }
+    return true;
+  }
+
+  void arm_idle() {
+    if (o_.idle_exit_ms <= 0) return;
+    idle_.expires_after(std::chrono::milliseconds(100));
+    idle_.async_wait([this](const asio::error_code& ec) {
+      if (ec) return;
+      if (std::chrono::steady_clock::now() - last_event_ > std::chrono::milliseconds(o_.idle_exit_ms)) {
+        finish(0);
+        return;
+      }
+      arm_idle();
+    });
+  }
+
+  void read() {
+    socket_.async_read_some(asio::buffer(buf_), [this](const asio::error_code& ec, std::size_t n) {
+      if (ec) {
+        if (ec != asio::error::operation_aborted) {
+          std::fprintf(stderr, "intentlog-tail: connection closed by the worker: %s\n", ec.message().c_str());
+          finish(1);
+        }
+        return;
+      }
+      reader_.feed(buf_.data(), n);
+      for (;;) {
+        v1::ServerFrame f;
+        const auto st = reader_.next(&f);
+        if (st == FrameReader::Status::kNeedMore) break;
+        if (st != FrameReader::Status::kFrame) {
+          std::fprintf(stderr, "intentlog-tail: bad frame from the worker: %s\n", describe(st));
+          finish(1);
+          return;
+        }
+        if (!handle(f)) return;
+      }
+      read();
+    });
+  }
+
+  // false once the tail is done.
+  bool handle(const v1::ServerFrame& f) {
+    switch (f.frame_case()) {
+      case v1::ServerFrame::kWelcome:
+        std::fprintf(stderr, "intentlog-tail: connected to worker %s (session %llu)\n", f.welcome().worker_id().c_str(),
+                     static_cast<unsigned long long>(f.welcome().session_id()));
+        return true;
+      case v1::ServerFrame::kBatch:
+        return on_batch(f.batch());
+      case v1::ServerFrame::kGap: {
+        const std::string line = o_.json ? gap_json(f.gap()) : gap_text(f.gap());
+        std::fprintf(stdout, "%s\n", line.c_str());
+        std::fflush(stdout);
+        return true;
+      }
+      case v1::ServerFrame::kHeartbeat: {
+        v1::ClientFrame hb;
+        hb.mutable_heartbeat();
+        return write(hb);
+      }
+      case v1::ServerFrame::kError:
+        std::fprintf(stderr, "intentlog-tail: worker error %s: %s\n", v1::ErrorCode_Name(f.error().code()).c_str(),
+                     f.error().message().c_str());
+        finish(1);
+        return false;
+      default:
+        return true;  // Assignment, and frames newer than this client
+    }
+  }
+
+  bool on_batch(const v1::Batch& b) {
+    last_event_ = std::chrono::steady_clock::now();
+    v1::ClientFrame ack;
+    std::string out;
+    std::uint32_t printed = 0;
+    for (const auto& e : b.events()) {
+      if (o_.limit && printed_ >= o_.limit) break;
+      out += o_.json ? event_json(e) : event_text(e);
+      out += '\n';
+      ++printed_;
+      ++printed;
+      auto* id = ack.mutable_ack()->add_events();
+      id->set_domain(e.domain());
+      id->set_partition(e.partition());
+      id->set_seq(e.seq());
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);  // printed before acknowledged: at-least-once to stdout
+    if (o_.slow_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o_.slow_ms * printed));
+    outstanding_ -= std::min(outstanding_, static_cast<std::uint32_t>(b.events_size()));
+    if (o_.ack && printed > 0 && !write(ack)) return false;
+    if (o_.limit && printed_ >= o_.limit) {
+      finish(0);
+      return false;
+    }
+    std::uint32_t grant = static_cast<std::uint32_t>(b.events_size());
+    if (o_.limit) grant = static_cast<std::uint32_t>(std::min<std::uint64_t>(grant, o_.limit - printed_ - outstanding_));
+    if (grant > 0) {
+      v1::ClientFrame credit;
+      credit.mutable_credit()->set_events(grant);
+      outstanding_ += grant;
+      if (!write(credit)) return false;
+    }
+    return true;
+  }
+
+  asio::io_context& io_;
+  const Options& o_;
+  asio::generic::stream_protocol::socket socket_;
+  asio::steady_timer idle_;
+  FrameReader reader_;
+  std::array<char, 64 * 1024> buf_;
+  std::uint64_t printed_ = 0;
+  std::uint32_t outstanding_ = 0;
+  std::chrono::steady_clock::time_point last_event_;
+  int status_ = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  std::string error;
+  bool help = false;
+  if (!parse(argc, argv, &o, &error, &help)) {
+    if (help) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "intentlog-tail: %s\n", error.c_str());
+    return 2;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  asio::io_context io;
+  Tail tail(io, o);
+  return tail.run();
+}
