@@ -18,7 +18,6 @@ CREATE TABLE intentlog.domains (
   max_headers_bytes   int NOT NULL DEFAULT 8192 CHECK (max_headers_bytes BETWEEN 0 AND 1048576),
   state_query         text,
   consistency_timeout interval NOT NULL DEFAULT '5 seconds',
-  notify              boolean NOT NULL DEFAULT true,
   created_at          timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE intentlog.domains IS

@@ -126,3 +126,11 @@ GRANT EXECUTE ON FUNCTION intentlog.commit_cursor(text, text, int, text) TO inte
 GRANT EXECUTE ON FUNCTION intentlog.get_cursor(text, text, int) TO intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog.latest_cursor(text, int) TO intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog.consume(text, text, int, int) TO intentlog_consumer;
+
+CREATE FUNCTION intentlog.wait_for_intents(since bigint, timeout_ms int DEFAULT 1000)
+RETURNS TABLE (tick bigint, domain text, partition int) LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'intentlog_wait_for_intents';
+COMMENT ON FUNCTION intentlog.wait_for_intents(bigint, int) IS
+  'Consumers'' wakeup: waits until a transaction that appended intents commits after tick "since" (or timeout_ms passes), then returns the partitions of this database that received intents since, each with the current tick; with nothing new, one row (tick, NULL, NULL). Pass the returned tick next time (start with 0). Cheaper than NOTIFY, which serializes all notifying commits.';
+REVOKE ALL ON FUNCTION intentlog.wait_for_intents(bigint, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION intentlog.wait_for_intents(bigint, int) TO intentlog_consumer;

@@ -4,6 +4,7 @@
 #include "extension/domain_cache.h"
 #include "extension/maintenance.h"
 #include "extension/sql_errors.h"
+#include "extension/wakeup.h"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -12,7 +13,10 @@ PGDLLEXPORT void _PG_init(void);
 void _PG_init(void) {
   intentlog::pg::register_cache_callbacks();
   intentlog::pg::define_maintenance_gucs();
-  if (process_shared_preload_libraries_in_progress) intentlog::pg::register_maintenance_launcher();
+  if (process_shared_preload_libraries_in_progress) {
+    intentlog::pg::register_maintenance_launcher();
+    intentlog::pg::wakeup_request_shmem();
+  }
 }
 
 PG_FUNCTION_INFO_V1(intentlog_partition_for);

@@ -1,0 +1,186 @@
+#include "extension/wakeup.h"
+
+extern "C" {
+#include "port/atomics.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/wait_event.h"
+}
+
+namespace intentlog::pg {
+namespace {
+
+constexpr int kSlots = 4096;         // stamps; collisions only cause spurious wakeups
+constexpr int kMaxNoted = 64;        // partitions remembered per transaction
+constexpr int kFallbackPollMs = 50;  // without shared memory
+
+struct WakeupShmem {
+  pg_atomic_uint64 tick;
+  ConditionVariable cv;
+  pg_atomic_uint64 stamps[kSlots];
+};
+
+WakeupShmem* shared = nullptr;
+shmem_request_hook_type prev_request_hook = nullptr;
+shmem_startup_hook_type prev_startup_hook = nullptr;
+
+// Partitions the current transaction appended to; kMaxNoted+ means "all".
+struct Noted {
+  int32 domain_id;
+  int partition;
+};
+Noted noted[kMaxNoted];
+int nnoted = 0;
+bool overflowed = false;
+bool callback_registered = false;
+
+uint32 slot_of(Oid db, int32 domain_id, int partition) {
+  uint64 h = (static_cast<uint64>(db) * 0x9E3779B97F4A7C15ULL) ^ (static_cast<uint64>(domain_id) << 20) ^
+             static_cast<uint64>(partition);
+  h ^= h >> 29;
+  h *= 0xBF58476D1CE4E5B9ULL;
+  h ^= h >> 32;
+  return static_cast<uint32>(h % kSlots);
+}
+
+void stamp_max(pg_atomic_uint64* slot, uint64 tick) {
+  uint64 cur = pg_atomic_read_u64(slot);
+  while (cur < tick && !pg_atomic_compare_exchange_u64(slot, &cur, tick)) {
+  }
+}
+
+void on_xact(XactEvent event, void*) {
+  if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_COMMIT &&
+      event != XACT_EVENT_PREPARE)
+    return;
+  if (event == XACT_EVENT_COMMIT && (nnoted > 0 || overflowed) && shared != nullptr) {
+    // Runs after the commit is visible: a waiter that sees the new tick and
+    // then fetches sees these intents.
+    uint64 tick = pg_atomic_add_fetch_u64(&shared->tick, 1);
+    if (overflowed) {
+      for (int i = 0; i < kSlots; ++i) stamp_max(&shared->stamps[i], tick);
+    } else {
+      for (int i = 0; i < nnoted; ++i)
+        stamp_max(&shared->stamps[slot_of(MyDatabaseId, noted[i].domain_id, noted[i].partition)], tick);
+    }
+    ConditionVariableBroadcast(&shared->cv);
+  }
+  nnoted = 0;
+  overflowed = false;
+}
+
+void request_hook() {
+  if (prev_request_hook) prev_request_hook();
+  RequestAddinShmemSpace(MAXALIGN(sizeof(WakeupShmem)));
+}
+
+void startup_hook() {
+  if (prev_startup_hook) prev_startup_hook();
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  bool found;
+  shared = static_cast<WakeupShmem*>(ShmemInitStruct("intentlog wakeup", sizeof(WakeupShmem), &found));
+  if (!found) {
+    pg_atomic_init_u64(&shared->tick, 1);
+    ConditionVariableInit(&shared->cv);
+    for (auto& s : shared->stamps) pg_atomic_init_u64(&s, 0);
+  }
+  LWLockRelease(AddinShmemInitLock);
+}
+
+}  // namespace
+
+void wakeup_request_shmem() {
+  prev_request_hook = shmem_request_hook;
+  shmem_request_hook = request_hook;
+  prev_startup_hook = shmem_startup_hook;
+  shmem_startup_hook = startup_hook;
+}
+
+void wakeup_note_append(int32 domain_id, int partition) {
+  if (!callback_registered) {
+    RegisterXactCallback(on_xact, nullptr);
+    callback_registered = true;
+  }
+  if (overflowed) return;
+  for (int i = nnoted - 1; i >= 0; --i)
+    if (noted[i].domain_id == domain_id && noted[i].partition == partition) return;
+  if (nnoted == kMaxNoted) {
+    overflowed = true;
+    return;
+  }
+  noted[nnoted++] = Noted{domain_id, partition};
+}
+
+}  // namespace intentlog::pg
+
+using namespace intentlog::pg;
+
+extern "C" {
+
+// intentlog.wait_for_intents(since bigint, timeout_ms int)
+//   RETURNS TABLE (tick bigint, domain text, partition int)
+// Waits until an appending transaction commits after tick `since` (or the
+// timeout passes), then returns the partitions of this database stamped after
+// `since`, each with the current tick. With nothing new it returns one row
+// (tick, NULL, NULL) so the caller learns the tick to pass next time.
+PG_FUNCTION_INFO_V1(intentlog_wait_for_intents);
+PGDLLEXPORT Datum intentlog_wait_for_intents(PG_FUNCTION_ARGS) {
+  int64 since = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
+  int timeout_ms = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
+  if (timeout_ms < 0 || timeout_ms > 600000)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("timeout_ms must be between 0 and 600000")));
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  InitMaterializedSRF(fcinfo, 0);
+
+  uint64 tick;
+  if (shared != nullptr) {
+    TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+    ConditionVariablePrepareToSleep(&shared->cv);
+    while ((tick = pg_atomic_read_u64(&shared->tick)) <= static_cast<uint64>(since)) {
+      long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+      if (left <= 0) break;
+      (void)ConditionVariableTimedSleep(&shared->cv, left, PG_WAIT_EXTENSION);
+    }
+    ConditionVariableCancelSleep();
+  } else {
+    // Not preloaded: no shared tick. Poll: report every partition as changed.
+    pg_usleep(static_cast<long>(Min(timeout_ms, kFallbackPollMs)) * 1000L);
+    CHECK_FOR_INTERRUPTS();
+    tick = static_cast<uint64>(since) + 1;
+  }
+
+  bool any = false;
+  if (tick > static_cast<uint64>(since)) {
+    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
+    int rc = SPI_execute(
+        "SELECT d.domain_id, d.name, p.partition FROM intentlog.domains d JOIN intentlog.partitions p USING (domain_id) "
+        "ORDER BY 1, 3",
+        true, 0);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: cannot list partitions");
+    for (uint64 i = 0; i < SPI_processed; ++i) {
+      bool isnull;
+      HeapTuple t = SPI_tuptable->vals[i];
+      int32 domain_id = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
+      int partition = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
+      bool changed = shared == nullptr ||
+                     pg_atomic_read_u64(&shared->stamps[slot_of(MyDatabaseId, domain_id, partition)]) >
+                         static_cast<uint64>(since);
+      if (!changed) continue;
+      Datum values[3] = {Int64GetDatum(static_cast<int64>(tick)),
+                         SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull), Int32GetDatum(partition)};
+      bool nulls[3] = {false, false, false};
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+      any = true;
+    }
+    SPI_finish();
+  }
+  if (!any) {
+    Datum values[3] = {Int64GetDatum(static_cast<int64>(tick)), (Datum)0, (Datum)0};
+    bool nulls[3] = {false, true, true};
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  }
+  return (Datum)0;
+}
+
+}  // extern "C"
