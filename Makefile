@@ -18,17 +18,18 @@ EXT_VERSION = 0.1
 
 EXT_SRCS  = $(wildcard src/extension/*.cpp)
 CORE_SRCS = src/common/partitioner.cpp src/common/snapshot_cursor.cpp \
-            src/common/validation.cpp
+            src/common/validation.cpp src/common/schema_compat.cpp \
+            src/common/payload_codec.cpp
 OBJS      = $(EXT_SRCS:.cpp=.o) $(CORE_SRCS:.cpp=.o)
 
 DATA_built = sql/intentlog--$(EXT_VERSION).sql
-EXTRA_CLEAN = sql/intentlog--$(EXT_VERSION).sql
+EXTRA_CLEAN = sql/intentlog--$(EXT_VERSION).sql $(OBJS:.o=.d)
 
 PG_CPPFLAGS = -Isrc
-PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register
-SHLIB_LINK  = -lstdc++
+PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register -MMD -MP
+SHLIB_LINK  = -lstdc++ -lprotobuf
 
-REGRESS      = setup append fetch errors staged
+REGRESS      = setup append fetch errors staged schemas
 REGRESS_OPTS = --inputdir=test/regress --outputdir=build/regress
 
 # No JIT bitcode: it would need clang, and the append path gains nothing from it.
@@ -36,6 +37,9 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Header dependencies (-MMD): a changed struct rebuilds every object using it.
+-include $(OBJS:.o=.d)
 
 # The install script is assembled from ordered parts so that each concept keeps
 # its own file (catalog, append, read path, maintenance, roles, ...).

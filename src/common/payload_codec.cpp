@@ -108,7 +108,9 @@ bool PayloadCodec::from_json(std::string_view json, std::string* payload, std::s
   pb::util::Status s = pb::util::JsonToBinaryString(impl_->resolver.get(), impl_->type_url,
                                                     pb::StringPiece(json.data(), json.size()), payload, options);
   if (!s.ok()) {
-    *error = "JSON does not match " + schema_->message_name() + ": " + std::string(s.message());
+    std::string why(s.message());
+    if (why.rfind(": ", 0) == 0) why.erase(0, 2);  // the converter's empty path for the root message
+    *error = "JSON does not match " + schema_->message_name() + ": " + why;
     return false;
   }
   return validate(*payload, error);
