@@ -53,17 +53,17 @@ make_db() {
 # $SCRATCH/NAME.sock, logging to $SCRATCH/worker-NAME.log; sets WORKER_PID.
 start_worker() {
   local name=$1; shift
-  local sock="$SCRATCH/$name.sock"
-  "$WORKER_BIN" --db "dbname=$TEST_DB" --listen "unix:$sock" --worker-id "$name" "$@" \
-    >>"$SCRATCH/worker-$name.log" 2>&1 &
+  local sock="$SCRATCH/$name.sock" log="$SCRATCH/worker-$name.log" before
+  before=$(grep -c 'event=started' "$log" 2>/dev/null || true)
+  "$WORKER_BIN" --db "dbname=$TEST_DB" --listen "unix:$sock" --worker-id "$name" "$@" >>"$log" 2>&1 &
   WORKER_PID=$!
   PIDS+=("$WORKER_PID")
-  for _ in $(seq 100); do
-    [ -S "$sock" ] && return 0
+  for _ in $(seq 200); do
+    [ "$(grep -c 'event=started' "$log" || true)" -gt "${before:-0}" ] && return 0
     kill -0 "$WORKER_PID" 2>/dev/null || fail "worker $name exited at startup"
     sleep 0.05
   done
-  fail "worker $name did not open $sock"
+  fail "worker $name did not start listening on $sock"
 }
 
 sock() { echo "unix:$SCRATCH/$1.sock"; }
