@@ -33,3 +33,8 @@ SELECT count(*) FROM intentlog.fetch('late', 'orders', 0, 100, intentlog.latest_
 -- Cursors never move backwards.
 SELECT intentlog.commit_cursor('c', 'orders', 0, '1');
 SELECT group_name, partition, watermark > 0 AS advanced FROM intentlog.cursors WHERE group_name IN ('readers', 'c') ORDER BY 1, 2;
+
+-- What a DBA sees: lag per group and partition.
+SELECT group_name, domain, partition, watermark, seq_lag, pending_xids, oldest_undelivered_age IS NULL AS caught_up
+  FROM intentlog.lag ORDER BY 1, 2, 3;
+SELECT domain, partition, segment, logged FROM intentlog.storage WHERE domain = 'orders' ORDER BY 2, 3;
