@@ -5,7 +5,9 @@
 #include "common/validation.h"
 #include "extension/domain_cache.h"
 #include "extension/error_boundary.h"
+#include "extension/schema_registry.h"
 #include "extension/sql_errors.h"
+#include "extension/wakeup.h"
 
 namespace intentlog::pg {
 namespace {
@@ -50,6 +52,10 @@ void validate(const DomainEntry* d, const Intent& in) {
 // caller holds the key lock and the transaction has its xid.
 int64 insert_intent(DomainEntry* d, int partition, const Intent& in, Datum xid, TimestampTz now) {
   PartitionTarget* t = lock_append_target(d, partition);
+  // After the lock: a schema registered meanwhile has reloaded the entry, so
+  // the version checked is the version stamped.
+  int32 schema_version = in.payload != nullptr ? d->schema_version : 0;
+  if (schema_version != 0 && d->validate_payloads) check_payload_schema(d, in.payload);
   int64 seq = nextval_internal(t->seq_rel, false);
   Datum values[10] = {
       Int32GetDatum(partition),
@@ -58,20 +64,16 @@ int64 insert_intent(DomainEntry* d, int partition, const Intent& in, Datum xid, 
       PointerGetDatum(in.key),
       PointerGetDatum(in.op),
       PointerGetDatum(in.payload),
-      (Datum)0,
+      Int32GetDatum(schema_version),
       Int64GetDatum(in.expected_version),
       PointerGetDatum(in.headers),
       TimestampTzGetDatum(now),
   };
-  char nulls[10] = {' ', ' ', ' ', ' ', ' ', in.payload ? ' ' : 'n', 'n', in.has_expected_version ? ' ' : 'n',
-                    in.headers ? ' ' : 'n', ' '};
+  char nulls[10] = {' ', ' ', ' ', ' ', ' ', in.payload ? ' ' : 'n', schema_version ? ' ' : 'n',
+                    in.has_expected_version ? ' ' : 'n', in.headers ? ' ' : 'n', ' '};
   int rc = SPI_execute_plan(t->insert_plan, values, nulls, false, 0);
   if (rc != SPI_OK_INSERT) elog(ERROR, "intentlog: insert failed: %s", SPI_result_code_string(rc));
-  if (d->notify) {
-    char payload[NAMEDATALEN + 16];
-    snprintf(payload, sizeof(payload), "%s:%d", d->name, partition);
-    Async_Notify("intentlog", payload);
-  }
+  wakeup_note_append(d->domain_id, partition);
   return seq;
 }
 

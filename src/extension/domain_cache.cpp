@@ -94,8 +94,10 @@ void load(DomainEntry* e) {
   Oid argtypes[1] = {TEXTOID};
   Datum args[1] = {CStringGetTextDatum(e->name)};
   int n = run_latest(
-      "SELECT domain_id, partitions, durability = 'staged', notify, max_key_bytes, max_payload_bytes, "
-      "max_headers_bytes FROM intentlog.domains WHERE name = $1",
+      "SELECT domain_id, partitions, durability = 'staged', max_key_bytes, max_payload_bytes, "
+      "max_headers_bytes, validate_payloads, "
+      "(SELECT coalesce(max(s.version), 0) FROM intentlog.schemas s WHERE s.domain_id = d.domain_id) "
+      "FROM intentlog.domains d WHERE name = $1",
       1, argtypes, args);
   if (n == 0) {
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("intentlog domain \"%s\" does not exist", e->name),
@@ -107,10 +109,11 @@ void load(DomainEntry* e) {
   int32 domain_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
   int32 partitions = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
   bool staged = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-  bool notify = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
-  int32 max_key = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
-  int32 max_payload = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
-  int32 max_headers = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
+  int32 max_key = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+  int32 max_payload = DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull));
+  int32 max_headers = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+  bool validate_payloads = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+  int32 schema_version = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
 
   if (staged) {
     // A backend that starts after a crash must not append before the lost
@@ -138,10 +141,11 @@ void load(DomainEntry* e) {
   e->domain_id = domain_id;
   e->partitions = partitions;
   e->staged = staged;
-  e->notify = notify;
   e->max_key_bytes = max_key;
   e->max_payload_bytes = max_payload;
   e->max_headers_bytes = max_headers;
+  e->schema_version = schema_version;
+  e->validate_payloads = validate_payloads && schema_version > 0;
   for (int i = 0; i < n; ++i) {
     bool found;
     auto* m = static_cast<RelMapEntry*>(hash_search(domain_of_rel, &parts[i].hot_rel, HASH_ENTER, &found));

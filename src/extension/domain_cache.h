@@ -20,10 +20,11 @@ struct DomainEntry {
   int32 domain_id;
   int32 partitions;
   bool staged;
-  bool notify;
   int32 max_key_bytes;
   int32 max_payload_bytes;
   int32 max_headers_bytes;
+  int32 schema_version;    // current version in intentlog.schemas, 0: none
+  bool validate_payloads;  // appends must parse as that version (schema_registry.h)
   PartitionTarget* parts;  // [partitions], in the cache's memory context
 };
 
