@@ -32,7 +32,7 @@ sleep 0.5  # anything extra (a duplicate) would arrive now
 expected_intents orders "$SCRATCH/expected"
 check --expected "$SCRATCH/expected" --strict "$SCRATCH/c1.jsonl" || fail "delivery check failed"
 # Rolled-back payloads are "pN:i" with i a multiple of 7.
-rolled=$(python3 -c "
+rolled=$($PY -c "
 import json,base64,sys
 n=0
 for l in open('$SCRATCH/c1.jsonl'):

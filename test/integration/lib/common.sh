@@ -92,4 +92,6 @@ expected_intents() {
   q -F ' ' -c "SELECT partition, seq, key FROM intentlog_data.$1 ORDER BY partition, seq" >"$2"
 }
 
-check() { python3 "$LIB_DIR/check_events.py" "$@"; }
+# The system Python starts fastest (a pyenv shim can take a second under load).
+PY=$(command -v /usr/bin/python3 || command -v python3)
+check() { $PY "$LIB_DIR/check_events.py" "$@"; }
