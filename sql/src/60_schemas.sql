@@ -115,7 +115,7 @@ CREATE FUNCTION intentlog.decode(domain text, schema_version int, payload bytea)
 RETURNS jsonb LANGUAGE c STABLE STRICT
 AS 'MODULE_PATHNAME', 'intentlog_decode';
 COMMENT ON FUNCTION intentlog.decode(text, int, bytea) IS
-  'A payload as JSON, decoded with the given schema version of the domain (proto3 JSON mapping: lowerCamelCase field names, enums by name, 64-bit integers as strings). NULL if any argument is NULL, e.g. an intent appended before the domain had a schema.';
+  'A payload as JSON, decoded with the given schema version of the domain (proto3 JSON mapping: lowerCamelCase field names, enums by name, 64-bit integers as strings). NULL if any argument is NULL, e.g. an intent appended before the domain had a schema. A string field holding a NUL character cannot be shown in jsonb (SQLSTATE 22P05).';
 
 CREATE FUNCTION intentlog.encode(domain text, payload jsonb, schema_version int DEFAULT NULL)
 RETURNS bytea LANGUAGE c STABLE

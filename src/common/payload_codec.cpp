@@ -1,6 +1,7 @@
 #include "common/payload_codec.h"
 
 #include <limits>
+#include <set>
 #include <vector>
 
 #include <google/protobuf/descriptor.h>
@@ -44,9 +45,28 @@ bool find_unknown(const pb::Message& m, std::string* where) {
   return false;
 }
 
+// Whether the message reaches a well-known type (google.protobuf.Timestamp,
+// Duration, Any, ...): those carry rules beyond the wire format (ranges,
+// resolvable type URLs) that only the JSON converter checks.
+bool reaches_well_known_type(const pb::Descriptor* root) {
+  std::vector<const pb::Descriptor*> todo{root};
+  std::set<const pb::Descriptor*> seen{root};
+  while (!todo.empty()) {
+    const pb::Descriptor* d = todo.back();
+    todo.pop_back();
+    if (d->file()->package() == "google.protobuf") return true;
+    for (int i = 0; i < d->field_count(); ++i) {
+      const pb::Descriptor* m = d->field(i)->message_type();
+      if (m != nullptr && seen.insert(m).second) todo.push_back(m);
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 struct PayloadCodec::Impl {
+  bool check_well_known = false;
   pb::DynamicMessageFactory factory;
   const pb::Message* prototype = nullptr;
   std::unique_ptr<pb::util::TypeResolver> resolver;
@@ -68,6 +88,7 @@ PayloadCodec::PayloadCodec(std::unique_ptr<ProtoSchema> schema) : schema_(std::m
   impl_->prototype = impl_->factory.GetPrototype(schema_->message());
   impl_->resolver.reset(pb::util::NewTypeResolverForDescriptorPool(kTypeUrlPrefix, &schema_->pool()));
   impl_->type_url = std::string(kTypeUrlPrefix) + "/" + schema_->message_name();
+  impl_->check_well_known = reaches_well_known_type(schema_->message());
 }
 
 PayloadCodec::~PayloadCodec() = default;
@@ -84,6 +105,17 @@ bool PayloadCodec::validate(std::string_view payload, std::string* error) const 
   if (find_unknown(*m, &where)) {
     *error = "payload has " + where;
     return false;
+  }
+  // E.g. a Timestamp past year 9999: valid wire data, invalid value. Checked
+  // so that every validated payload also decodes to JSON.
+  if (impl_->check_well_known) {
+    std::string json;
+    pb::util::Status s = pb::util::BinaryToJsonString(impl_->resolver.get(), impl_->type_url, std::string(payload),
+                                                      &json, pb::util::JsonPrintOptions());
+    if (!s.ok()) {
+      *error = "payload holds an invalid well-known type value: " + std::string(s.message());
+      return false;
+    }
   }
   return true;
 }

@@ -36,10 +36,18 @@ void relcache_callback(Datum, Oid relid) {
   }
 }
 
+// libprotobuf would log to the server's stderr (e.g. invalid UTF-8 in a
+// descriptor's strings); every failure reaches the caller as an error instead.
+void quiet_protobuf() {
+  static bool done = false;
+  if (!done) intentlog::silence_protobuf_logging();
+  done = true;
+}
+
 void ensure_registered() {
+  quiet_protobuf();
   if (!callback_registered) {
     CacheRegisterRelcacheCallback(relcache_callback, (Datum)0);
-    intentlog::silence_protobuf_logging();
     callback_registered = true;
   }
   if (domains_oid == InvalidOid) {
@@ -168,6 +176,7 @@ PGDLLEXPORT Datum intentlog_check_schema(PG_FUNCTION_ARGS) {
   const char* new_message = text_to_cstring(PG_GETARG_TEXT_PP(5));
   const char* mode_name = text_to_cstring(PG_GETARG_TEXT_PP(6));
 
+  quiet_protobuf();
   enum class Failure { kNone, kMode, kNewSet, kPrevSet, kIncompatible } failure = Failure::kNone;
   char* message_name = nullptr;
   char* error = nullptr;   // first problem or parse error

@@ -13,7 +13,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
 : "${PGHOST:?PGHOST must point at a running cluster (see scripts/pg.sh env)}"
 DB=il_schema_fuzz_$$
-ROUNDS=${FUZZ_ROUNDS:-2000}
+ROUNDS=${FUZZ_ROUNDS:-5000}
 MUTANTS=$(mktemp /tmp/intentlog-schema-mutants.XXXXXX)
 cleanup() {
   local rc=$?

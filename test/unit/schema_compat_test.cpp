@@ -6,6 +6,7 @@
 
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/text_format.h>
+#include <google/protobuf/timestamp.pb.h>
 #include <gtest/gtest.h>
 
 #include "common/payload_codec.h"
@@ -317,6 +318,26 @@ TEST(PayloadCodec, ValidateRejectsMalformedAndUnknown) {
   EXPECT_NE(error.find("required"), std::string::npos);
   std::string bin;
   EXPECT_FALSE(req->from_json("{}", &bin, &error));
+}
+
+TEST(PayloadCodec, WellKnownTypeRulesAreValidated) {
+  pb::FileDescriptorSet set;
+  pb::Timestamp::descriptor()->file()->CopyTo(set.add_file());
+  ASSERT_TRUE(pb::TextFormat::ParseFromString(
+      "name: 'e.proto' package: 'shop' syntax: 'proto3' dependency: 'google/protobuf/timestamp.proto' "
+      "message_type { name: 'Event' " +
+          field("at", 1, "MESSAGE", "OPTIONAL", ".google.protobuf.Timestamp") + " }",
+      set.add_file()));
+  auto c = codec_of(set.SerializeAsString(), "shop.Event");
+  std::string bin, json, error;
+  ASSERT_TRUE(c->from_json(R"({"at":"2024-01-02T03:04:05Z"})", &bin, &error)) << error;
+  ASSERT_TRUE(c->to_json(bin, &json, &error));
+  EXPECT_EQ(json, R"({"at":"2024-01-02T03:04:05Z"})");
+  // at { seconds: 2^62 }: well-formed wire data, but no valid Timestamp.
+  std::string huge = std::string("\x0a\x0a\x08", 3) + std::string("\x80\x80\x80\x80\x80\x80\x80\x80\x40", 9);
+  EXPECT_FALSE(c->validate(huge, &error));
+  EXPECT_NE(error.find("well-known"), std::string::npos) << error;
+  EXPECT_FALSE(c->from_json(R"({"at":"10000-01-01T00:00:00Z"})", &bin, &error));
 }
 
 // Garbage: random bytes and mutations of a real set never crash the parser,
