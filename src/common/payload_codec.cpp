@@ -21,40 +21,41 @@ namespace {
 
 constexpr char kTypeUrlPrefix[] = "type.googleapis.com";
 
-// The first field, at any depth, that the schema does not define. Parsing
-// bounds the nesting (recursion limit 100), so plain recursion is safe here.
-bool find_unknown(const pb::Message& m, std::string* where) {
-  const pb::Reflection* r = m.GetReflection();
-  const pb::UnknownFieldSet& unknown = r->GetUnknownFields(m);
-  if (!unknown.empty()) {
-    *where = "field number " + std::to_string(unknown.field(0).number()) + ", which " + m.GetDescriptor()->full_name() +
-             " does not define";
-    return true;
-  }
-  std::vector<const pb::FieldDescriptor*> fields;
-  r->ListFields(m, &fields);
-  for (const pb::FieldDescriptor* f : fields) {
-    if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    if (f->is_repeated()) {
-      for (int i = 0, n = r->FieldSize(m, f); i < n; ++i)
-        if (find_unknown(r->GetRepeatedMessage(m, f, i), where)) return true;
-    } else if (find_unknown(r->GetMessage(m, f), where)) {
-      return true;
-    }
-  }
-  return false;
+// google.protobuf.Timestamp and Duration: (seconds int64 = 1, nanos int32 = 2)
+// with the ranges their definitions (and the JSON mapping) require.
+constexpr int64_t kMinTimestampSeconds = -62135596800;  // 0001-01-01T00:00:00Z
+constexpr int64_t kMaxTimestampSeconds = 253402300799;  // 9999-12-31T23:59:59Z
+constexpr int64_t kMaxDurationSeconds = 315576000000;   // 10,000 years
+constexpr int32_t kNanosPerSecond = 1000000000;
+
+bool is_seconds_nanos(const pb::Descriptor* d) {
+  const pb::FieldDescriptor* s = d->FindFieldByNumber(1);
+  const pb::FieldDescriptor* n = d->FindFieldByNumber(2);
+  return d->field_count() == 2 && s != nullptr && n != nullptr && !s->is_repeated() && !n->is_repeated() &&
+         s->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT64 && n->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT32;
 }
 
-// Whether the message reaches a well-known type (google.protobuf.Timestamp,
-// Duration, Any, ...): those carry rules beyond the wire format (ranges,
-// resolvable type URLs) that only the JSON converter checks.
-bool reaches_well_known_type(const pb::Descriptor* root) {
+// Well-known types whose rules the walk below checks itself; any other
+// google.protobuf message (Any, Struct, Value, FieldMask, ...) is checked by
+// converting the payload to JSON, which costs more.
+bool checked_by_walk(const pb::Descriptor* d) {
+  static const std::set<std::string> kPlain = {
+      "google.protobuf.Empty",       "google.protobuf.DoubleValue", "google.protobuf.FloatValue",
+      "google.protobuf.Int64Value",  "google.protobuf.UInt64Value", "google.protobuf.Int32Value",
+      "google.protobuf.UInt32Value", "google.protobuf.BoolValue",   "google.protobuf.StringValue",
+      "google.protobuf.BytesValue"};
+  const std::string& name = d->full_name();
+  if (name == "google.protobuf.Timestamp" || name == "google.protobuf.Duration") return is_seconds_nanos(d);
+  return kPlain.count(name) > 0;
+}
+
+bool needs_json_check(const pb::Descriptor* root) {
   std::vector<const pb::Descriptor*> todo{root};
   std::set<const pb::Descriptor*> seen{root};
   while (!todo.empty()) {
     const pb::Descriptor* d = todo.back();
     todo.pop_back();
-    if (d->file()->package() == "google.protobuf") return true;
+    if (d->file()->package() == "google.protobuf" && !checked_by_walk(d)) return true;
     for (int i = 0; i < d->field_count(); ++i) {
       const pb::Descriptor* m = d->field(i)->message_type();
       if (m != nullptr && seen.insert(m).second) todo.push_back(m);
@@ -63,10 +64,54 @@ bool reaches_well_known_type(const pb::Descriptor* root) {
   return false;
 }
 
+// The first problem, at any depth: a field the schema does not define, or a
+// Timestamp/Duration out of range. Parsing bounds the nesting (recursion
+// limit 100), so plain recursion is safe here.
+bool find_problem(const pb::Message& m, const pb::Descriptor* timestamp, const pb::Descriptor* duration,
+                  std::string* why) {
+  const pb::Reflection* r = m.GetReflection();
+  const pb::Descriptor* d = m.GetDescriptor();
+  const pb::UnknownFieldSet& unknown = r->GetUnknownFields(m);
+  if (!unknown.empty()) {
+    *why = "payload has field number " + std::to_string(unknown.field(0).number()) + ", which " + d->full_name() +
+           " does not define";
+    return true;
+  }
+  if (d == timestamp || d == duration) {
+    int64_t seconds = r->GetInt64(m, d->FindFieldByNumber(1));
+    int32_t nanos = r->GetInt32(m, d->FindFieldByNumber(2));
+    bool ok = d == timestamp
+                  ? seconds >= kMinTimestampSeconds && seconds <= kMaxTimestampSeconds && nanos >= 0 &&
+                        nanos < kNanosPerSecond
+                  : seconds >= -kMaxDurationSeconds && seconds <= kMaxDurationSeconds && nanos > -kNanosPerSecond &&
+                        nanos < kNanosPerSecond && !(seconds < 0 && nanos > 0) && !(seconds > 0 && nanos < 0);
+    if (!ok) {
+      *why = "payload holds an invalid " + d->full_name() + " (seconds " + std::to_string(seconds) + ", nanos " +
+             std::to_string(nanos) + ")";
+      return true;
+    }
+    return false;
+  }
+  std::vector<const pb::FieldDescriptor*> fields;
+  r->ListFields(m, &fields);
+  for (const pb::FieldDescriptor* f : fields) {
+    if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (f->is_repeated()) {
+      for (int i = 0, n = r->FieldSize(m, f); i < n; ++i)
+        if (find_problem(r->GetRepeatedMessage(m, f, i), timestamp, duration, why)) return true;
+    } else if (find_problem(r->GetMessage(m, f), timestamp, duration, why)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 struct PayloadCodec::Impl {
-  bool check_well_known = false;
+  bool check_json = false;  // see needs_json_check()
+  const pb::Descriptor* timestamp = nullptr;  // in the schema's pool, if it has them
+  const pb::Descriptor* duration = nullptr;
   pb::DynamicMessageFactory factory;
   const pb::Message* prototype = nullptr;
   std::unique_ptr<pb::util::TypeResolver> resolver;
@@ -88,7 +133,11 @@ PayloadCodec::PayloadCodec(std::unique_ptr<ProtoSchema> schema) : schema_(std::m
   impl_->prototype = impl_->factory.GetPrototype(schema_->message());
   impl_->resolver.reset(pb::util::NewTypeResolverForDescriptorPool(kTypeUrlPrefix, &schema_->pool()));
   impl_->type_url = std::string(kTypeUrlPrefix) + "/" + schema_->message_name();
-  impl_->check_well_known = reaches_well_known_type(schema_->message());
+  impl_->check_json = needs_json_check(schema_->message());
+  for (const char* name : {"google.protobuf.Timestamp", "google.protobuf.Duration"}) {
+    const pb::Descriptor* d = schema_->pool().FindMessageTypeByName(name);
+    if (d != nullptr && is_seconds_nanos(d)) (d->name() == "Timestamp" ? impl_->timestamp : impl_->duration) = d;
+  }
 }
 
 PayloadCodec::~PayloadCodec() = default;
@@ -101,14 +150,10 @@ bool PayloadCodec::validate(std::string_view payload, std::string* error) const 
     *error = "payload lacks required fields of " + name + ": " + m->InitializationErrorString();
     return false;
   }
-  std::string where;
-  if (find_unknown(*m, &where)) {
-    *error = "payload has " + where;
-    return false;
-  }
-  // E.g. a Timestamp past year 9999: valid wire data, invalid value. Checked
+  if (find_problem(*m, impl_->timestamp, impl_->duration, error)) return false;
+  // E.g. an Any whose type is unknown: valid wire data, invalid value. Checked
   // so that every validated payload also decodes to JSON.
-  if (impl_->check_well_known) {
+  if (impl_->check_json) {
     std::string json;
     pb::util::Status s = pb::util::BinaryToJsonString(impl_->resolver.get(), impl_->type_url, std::string(payload),
                                                       &json, pb::util::JsonPrintOptions());

@@ -6,6 +6,8 @@
 
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/text_format.h>
+#include <google/protobuf/any.pb.h>
+#include <google/protobuf/duration.pb.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <gtest/gtest.h>
 
@@ -336,8 +338,33 @@ TEST(PayloadCodec, WellKnownTypeRulesAreValidated) {
   // at { seconds: 2^62 }: well-formed wire data, but no valid Timestamp.
   std::string huge = std::string("\x0a\x0a\x08", 3) + std::string("\x80\x80\x80\x80\x80\x80\x80\x80\x40", 9);
   EXPECT_FALSE(c->validate(huge, &error));
-  EXPECT_NE(error.find("well-known"), std::string::npos) << error;
+  EXPECT_NE(error.find("invalid google.protobuf.Timestamp"), std::string::npos) << error;
   EXPECT_FALSE(c->from_json(R"({"at":"10000-01-01T00:00:00Z"})", &bin, &error));
+}
+
+TEST(PayloadCodec, DurationAndAnyRules) {
+  pb::FileDescriptorSet set;
+  pb::Duration::descriptor()->file()->CopyTo(set.add_file());
+  pb::Any::descriptor()->file()->CopyTo(set.add_file());
+  ASSERT_TRUE(pb::TextFormat::ParseFromString(
+      "name: 'e.proto' package: 'shop' syntax: 'proto3' dependency: 'google/protobuf/duration.proto' "
+      "dependency: 'google/protobuf/any.proto' message_type { name: 'Event' " +
+          field("d", 1, "MESSAGE", "OPTIONAL", ".google.protobuf.Duration") +
+          field("a", 2, "MESSAGE", "OPTIONAL", ".google.protobuf.Any") + " }",
+      set.add_file()));
+  auto c = codec_of(set.SerializeAsString(), "shop.Event");
+  std::string bin, error;
+  ASSERT_TRUE(c->from_json(R"({"d":"-1.5s"})", &bin, &error)) << error;
+  EXPECT_TRUE(c->validate(bin, &error)) << error;
+  // d { seconds: 1 nanos: -1 }: the signs disagree.
+  EXPECT_FALSE(c->validate(std::string("\x0a\x0d\x08\x01\x10\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 15), &error));
+  EXPECT_NE(error.find("invalid google.protobuf.Duration"), std::string::npos) << error;
+  // a { type_url: "type.googleapis.com/nope.X" value: "\x08\x01" }: not resolvable in the schema.
+  std::string url = "type.googleapis.com/nope.X";
+  std::string any = "\x0a" + std::string(1, static_cast<char>(url.size())) + url + std::string("\x12\x02\x08\x01", 4);
+  std::string payload = "\x12" + std::string(1, static_cast<char>(any.size())) + any;
+  EXPECT_FALSE(c->validate(payload, &error));
+  EXPECT_NE(error.find("well-known"), std::string::npos) << error;
 }
 
 // Garbage: random bytes and mutations of a real set never crash the parser,
