@@ -72,6 +72,16 @@ const char* sentence_end(const char* s) {
   return (n > 0 && s[n - 1] == '.') ? "" : ".";
 }
 
+// The same as a bytea.
+bytea* bytea_out(MemoryContext cxt, const std::string& s) {
+  auto* b = static_cast<bytea*>(
+      MemoryContextAllocExtended(cxt, VARHDRSZ + s.size(), MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
+  if (b == nullptr) throw std::bad_alloc();
+  SET_VARSIZE(b, VARHDRSZ + s.size());
+  memcpy(VARDATA(b), s.data(), s.size());
+  return b;
+}
+
 std::string_view bytes_of(const bytea* b) { return std::string_view(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b)); }
 
 // The codec of one stored schema version; raises 42704 if there is none.
@@ -296,10 +306,7 @@ PGDLLEXPORT Datum intentlog_encode(PG_FUNCTION_ARGS) {
       error = copy_out(outer, e);
       return;
     }
-    out = static_cast<bytea*>(MemoryContextAllocExtended(outer, VARHDRSZ + bin.size(), MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
-    if (out == nullptr) throw std::bad_alloc();
-    SET_VARSIZE(out, VARHDRSZ + bin.size());
-    memcpy(VARDATA(out), bin.data(), bin.size());
+    out = bytea_out(outer, bin);
   });
   SPI_finish();
   if (error != nullptr)

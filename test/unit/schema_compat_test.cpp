@@ -237,7 +237,8 @@ std::string p2(const std::string& body) {
 TEST(SchemaCompat, RequiredFieldsByDirection) {
   std::string v1 = p2(field("id", 1, "STRING", "REQUIRED"));
   std::string added_required = p2(field("id", 1, "STRING", "REQUIRED") + field("n", 2, "INT32", "REQUIRED"));
-  EXPECT_TRUE(mentions(check(v1, added_required, Compatibility::kBackward), "\"n\" (2) of shop.Order is a new required"));
+  EXPECT_TRUE(
+      mentions(check(v1, added_required, Compatibility::kBackward), "\"n\" (2) of shop.Order is a new required"));
   EXPECT_TRUE(check(v1, added_required, Compatibility::kForward).empty());
   EXPECT_FALSE(check(v1, added_required, Compatibility::kFull).empty());
 
