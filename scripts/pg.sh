@@ -33,7 +33,8 @@ cmd_install() {
   mkdir -p "$PGROOT.tmp/usr/lib/postgresql" "$PGROOT.tmp/usr/share/postgresql"
   cp -a "$SYS_PGLIB" "$PGROOT.tmp/usr/lib/postgresql/15"
   cp -a "$SYS_PGSHARE" "$PGROOT.tmp/usr/share/postgresql/15"
-  make -s -C "$HERE" install DESTDIR="$PGROOT.tmp" >/dev/null
+  # The system pg_config: paths inside the tree are relative to the system ones.
+  make -s -C "$HERE" install DESTDIR="$PGROOT.tmp" PG_CONFIG="$SYS_PGLIB/bin/pg_config" >/dev/null
   rm -rf "$PGROOT"
   mv "$PGROOT.tmp" "$PGROOT"
   chmod -R a+rX "$PGROOT"
