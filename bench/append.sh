@@ -15,15 +15,18 @@
 # candidate to its baseline with their median) and leaves the raw pgbench
 # output and results.tsv in --out (default bench/out/<timestamp>/).
 #
-# Default: 3 rounds x 3 shapes x clients {1, 8} x 5 variants x 5 s (~8-9 min).
+# Default: 5 rounds x 3 shapes x clients {1, 8} x 5 variants x 3 s (~9 min).
 # --quick: 3 rounds x 3 shapes x clients {8} x 5 variants x 2 s (~2 min).
+# Short runs, many rounds: on a shared machine a burst of someone else's load
+# then hits one run of a round rather than a whole variant. The load average
+# at the start of every run is recorded (results.tsv) and summarized.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 
-ROUNDS=3
-TIME=5
+ROUNDS=5
+TIME=3
 CLIENTS="1 8"
 SHAPES="single app batch"
 VARIANTS="durable staged plain unlogged pgq"
@@ -34,7 +37,7 @@ KEEP=0
 usage() { sed -n '2,20p' "$0"; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) TIME=2; CLIENTS="8" ;;
+    --quick) ROUNDS=3; TIME=2; CLIENTS="8" ;;
     --rounds) ROUNDS=$2; shift ;;
     --time) TIME=$2; shift ;;
     --clients) CLIENTS=$2; shift ;;
@@ -87,8 +90,9 @@ psql -X -q -v ON_ERROR_STOP=1 -f "$HERE/setup.sql" >/dev/null
                              'max_wal_size', 'checkpoint_timeout', 'commit_delay', 'wal_buffers',
                              'intentlog.maintenance', 'intentlog.maintenance_naptime')
               ORDER BY name"
-  echo "domains=$(psql -XAtc "SELECT string_agg(format('%s(%s, %s partitions, notify=%s)', name, durability, partitions, notify), ', ' ORDER BY name) FROM intentlog.domains")"
+  echo "domains=$(psql -XAtc "SELECT string_agg(format('%s(%s, %s partitions)', name, durability, partitions), ', ' ORDER BY name) FROM intentlog.domains")"
   echo "pgbench=pgbench -n -M prepared -j 2 -T $TIME, clients {$CLIENTS}, $ROUNDS rounds"
+  echo "loadavg at start=$(cut -d' ' -f1-3 /proc/loadavg) (this run adds up to ~2 on its own at 8 clients)"
 } >"$OUT/machine.txt"
 
 intents_per_txn() { if [ "$1" = batch ]; then echo 100; else echo 1; fi; }
@@ -119,7 +123,7 @@ if [ "$WARMUP" -gt 0 ]; then
   done; done
 fi
 
-printf 'round\tshape\tclients\tvariant\ttps\tintents_per_txn\n' >"$OUT/results.tsv"
+printf 'round\tshape\tclients\tvariant\ttps\tintents_per_txn\tloadavg1\n' >"$OUT/results.tsv"
 n=0
 for r in $(seq 1 "$ROUNDS"); do
   for shape in $SHAPES; do
@@ -129,8 +133,9 @@ for r in $(seq 1 "$ROUNDS"); do
       for i in $(seq 0 $((nv - 1))); do
         v=${V[$(( (i + r - 1) % nv ))]}
         n=$((n + 1))
+        load=$(cut -d' ' -f1 /proc/loadavg)
         tps=$(run_one "$shape" "$v" "$c" "$TIME" "$OUT/r${r}_${shape}_c${c}_${v}.log")
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$shape" "$c" "$v" "$tps" "$(intents_per_txn "$shape")" >>"$OUT/results.tsv"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$shape" "$c" "$v" "$tps" "$(intents_per_txn "$shape")" "$load" >>"$OUT/results.tsv"
         log "[$n/$total] round $r $shape c=$c $v: $tps tps"
       done
     done

@@ -10,8 +10,6 @@
 # (N0 and N0+N statements, one transaction each), and reports
 # (Ir(N0+N) - Ir(N0)) / N: the instructions one append costs, commit included
 # (WAL flush waits are not instructions: see append.sh for those).
-# Also profiles two extra domains created with notify = false, to show what
-# the per-append NOTIFY costs.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,10 +38,6 @@ trap '"$PG" stop "$CLUSTER" --rm || true' EXIT
 "$PG" start "$CLUSTER"
 eval "$("$PG" env "$CLUSTER")"
 psql -X -q -v ON_ERROR_STOP=1 -f "$HERE/setup.sql" >/dev/null
-psql -X -q -v ON_ERROR_STOP=1 \
-  -c "SELECT intentlog.create_domain('nonotify_durable', 16, 'durable')" \
-  -c "SELECT intentlog.create_domain('nonotify_staged', 16, 'staged')" \
-  -c "UPDATE intentlog.domains SET notify = false WHERE name LIKE 'nonotify_%'" >/dev/null
 "$PG" stop "$CLUSTER"
 DATA=$("$PG" dir "$CLUSTER")/data
 BIN=$("$PG" bindir)
@@ -71,18 +65,13 @@ run_cg() {  # run_cg NAME INPUT -> callgrind file
 
 printf '| variant | statement | instructions per statement | per intent |\n|---|---|---:|---:|\n' >"$OUT/profile.md"
 for name in single_durable single_staged single_plain single_unlogged single_pgq \
-            nonotify:single_durable nonotify:single_staged \
             batch_durable batch_staged batch_plain batch_unlogged batch_pgq; do
-  script=${name#nonotify:}
+  script=$name
   stmt=$(statement "$script")
   label=$script
-  if [ "$name" != "$script" ]; then
-    stmt=$(sed 's/bench_\(durable\|staged\)/nonotify_\1/' <<<"$stmt")
-    label="${script} (notify=false)"
-  fi
   per=1; n=$N; n0=$N0
   case $script in batch_*) per=100; n=$((N / 10)); n0=$((N0 / 10)) ;; esac
-  tag=$(tr ':' '_' <<<"$name")
+  tag=$name
   gen "$OUT/$tag.a.sql" "$stmt" "$n0"
   gen "$OUT/$tag.b.sql" "$stmt" "$((n0 + n))"
   a=$(run_cg "$tag.a" "$OUT/$tag.a.sql")

@@ -33,6 +33,13 @@ def label(variant, shape):
     return LABELS.get(variant, (variant, variant))[1 if shape == "batch" else 0]
 
 
+def machine_nproc(machine):
+    for line in machine.splitlines():
+        if line.startswith("nproc="):
+            return line.split("=", 1)[1]
+    return "?"
+
+
 def fmt_tps(x):
     return f"{x:,.0f}"
 
@@ -62,6 +69,11 @@ def main():
         out.append("```")
         out.append(machine)
         out.append("```")
+        out.append("")
+    loads = [float(r["loadavg1"]) for r in rows if r.get("loadavg1")]
+    if loads:
+        out.append(f"1-min load average at the start of the runs: median {statistics.median(loads):.1f}, "
+                   f"max {max(loads):.1f} (nproc {machine_nproc(machine)}).")
         out.append("")
     out.append(f"Throughput: median over {len(rounds)} rounds (per-round TPS in brackets).")
     out.append("")

@@ -46,3 +46,4 @@ CREATE TABLE accounts (id int PRIMARY KEY, balance bigint NOT NULL, updated_at t
   WITH (fillfactor = 80);
 INSERT INTO accounts SELECT g, 0, now() FROM generate_series(1, 100000) g;
 VACUUM ANALYZE accounts;
+
