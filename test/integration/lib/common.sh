@@ -38,7 +38,12 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "FAIL: $TEST_NAME exceeded ${TEST_TIMEOUT}s" >&2; exit 124' USR1
-( sleep "$TEST_TIMEOUT"; kill -USR1 $$ ) 2>/dev/null &
+# The watchdog takes its sleep down with it, and holds none of our pipes.
+(
+  trap 'kill $sleeper 2>/dev/null; exit 0' TERM
+  sleep "$TEST_TIMEOUT" & sleeper=$!
+  wait $sleeper && kill -USR1 $$
+) >/dev/null 2>&1 &
 WATCHDOG=$!
 
 export PGDATABASE=$TEST_DB
