@@ -462,10 +462,13 @@ void Coordinator::maybe_fetch(PartitionStream& st) {
   if (stopping_ || !st.started || st.fetching || !st.dirty || st.assigned == 0) return;
   if (Clock::now() < st.retry_at) return;
   const std::size_t held = st.held();
-  if (held >= cfg_.buffer_events) return;
-  const std::size_t room = cfg_.buffer_events - held;
+  const std::size_t bytes = st.scheduler.bytes();
+  if (held >= cfg_.buffer_events || bytes >= cfg_.buffer_bytes) return;
+  std::size_t room = std::min(cfg_.buffer_events - held, (cfg_.buffer_bytes - bytes) / st.avg_event_bytes);
   // Avoid a trickle of tiny fetches into a nearly full buffer.
-  if (held > 0 && room < std::min<std::size_t>(cfg_.fetch_rows, cfg_.buffer_events) / 2) return;
+  const std::size_t capacity = std::min(cfg_.buffer_events, cfg_.buffer_bytes / st.avg_event_bytes);
+  if (held > 0 && room < std::min<std::size_t>(cfg_.fetch_rows, capacity) / 2) return;
+  room = std::max<std::size_t>(room, 1);
   const int rows = static_cast<int>(std::min<std::size_t>(room, static_cast<std::size_t>(cfg_.fetch_rows)));
   st.fetching = true;
   st.dirty = false;
@@ -481,7 +484,9 @@ void Coordinator::maybe_fetch(PartitionStream& st) {
         if (!r.events.empty()) {
           const std::size_t n = r.events.size();
           const std::uint64_t batch = st->tracker.add_batch(r.next_cursor, n);
+          const std::size_t before = st->scheduler.bytes();
           for (auto& e : r.events) st->scheduler.push(KeyScheduler::Item{batch, std::move(e)});
+          st->avg_event_bytes = std::max<std::size_t>(64, (st->avg_event_bytes + (st->scheduler.bytes() - before) / n) / 2);
           st->fetch_cursor = std::move(r.next_cursor);
           if (n >= static_cast<std::size_t>(rows)) st->dirty = true;  // probably more behind
           fetched_ += n;

@@ -2,7 +2,12 @@
 
 namespace intentlog {
 
+std::size_t held_bytes(const v1::Event& e) {
+  return sizeof(KeyScheduler::Item) + e.payload().size() + 2 * e.key().size() + e.op().size() + e.headers_json().size();
+}
+
 void KeyScheduler::push(Item item) {
+  bytes_ += held_bytes(item.event);
   const std::string& key = item.event.key();
   auto it = keys_.find(key);
   if (it == keys_.end()) {
@@ -55,6 +60,7 @@ std::optional<std::uint64_t> KeyScheduler::ack(std::int64_t seq, Owner owner) {
   if (!q) return std::nullopt;
   in_flight_.erase(seq);
   const std::uint64_t batch = q->items.front().batch;
+  bytes_ -= held_bytes(q->items.front().event);
   q->items.pop_front();
   q->head_in_flight = false;
   if (q->items.empty()) {
@@ -99,7 +105,10 @@ std::vector<KeyScheduler::Item> KeyScheduler::take_key(std::int64_t seq, Owner o
   if (!q) return out;
   in_flight_.erase(seq);
   waiting_ -= q->items.size() - 1;  // the head was counted as in flight
-  for (auto& item : q->items) out.push_back(std::move(item));
+  for (auto& item : q->items) {
+    bytes_ -= held_bytes(item.event);
+    out.push_back(std::move(item));
+  }
   q->items.clear();
   drop_if_empty(q);
   return out;

@@ -74,6 +74,7 @@ class KeyScheduler {
   std::optional<Clock::time_point> next_wakeup() const;
 
   std::size_t waiting() const { return waiting_; }  // queued, not in flight
+  std::size_t bytes() const { return bytes_; }       // approximate memory of every held event
   std::size_t in_flight() const { return in_flight_.size(); }
   std::size_t keys() const { return keys_.size(); }
   bool empty() const { return keys_.empty(); }
@@ -102,6 +103,10 @@ class KeyScheduler {
   std::set<DelayedEntry> delayed_;
   std::unordered_map<std::int64_t, KeyQueue*> in_flight_;  // seq -> its key
   std::size_t waiting_ = 0;
+  std::size_t bytes_ = 0;
 };
+
+// Approximate memory an event takes while held (for the worker's byte bound).
+std::size_t held_bytes(const v1::Event& e);
 
 }  // namespace intentlog

@@ -40,6 +40,8 @@ usage: intentlog-tail --group G --domain D [--domain D2 ...] [options]
   --credit N           events the worker may send ahead of printing (default: 1000)
   --idle-exit-ms N     exit 0 once no event arrived for N ms
   --slow-ms N          wait N ms per event before acknowledging (to try out a slow consumer)
+  --fail-first N       nack each event's first N deliveries instead of printing it (to try out
+                       redelivery: the worker sends it again later, its key waits meanwhile)
   --client-name NAME   shown in the worker's logs
   --help               this text
 
@@ -60,6 +62,7 @@ struct Options {
   std::uint32_t credit = 1000;
   long idle_exit_ms = 0;
   long slow_ms = 0;
+  std::uint32_t fail_first = 0;
   std::string client_name = "intentlog-tail";
 };
 
@@ -144,6 +147,10 @@ bool parse(int argc, char** argv, Options* o, std::string* error, bool* help) {
       if ((o->idle_exit_ms = static_cast<long>(number(86400000))) < 0) return false;
     } else if (arg == "--slow-ms") {
       if ((o->slow_ms = static_cast<long>(number(60000))) < 0) return false;
+    } else if (arg == "--fail-first") {
+      const long long v = number(1000);
+      if (v < 0) return false;
+      o->fail_first = static_cast<std::uint32_t>(v);
     } else if (arg == "--client-name") {
       o->client_name = value;
     } else {
@@ -300,6 +307,16 @@ class Tail {
     std::uint32_t printed = 0;
     for (const auto& e : b.events()) {
       if (o_.limit && printed_ >= o_.limit) break;
+      if (e.attempt() <= o_.fail_first) {
+        v1::ClientFrame nack;
+        auto* id = nack.mutable_nack()->mutable_event();
+        id->set_domain(e.domain());
+        id->set_partition(e.partition());
+        id->set_seq(e.seq());
+        nack.mutable_nack()->set_error("--fail-first " + std::to_string(o_.fail_first));
+        if (!write(nack)) return false;
+        continue;
+      }
       out += o_.json ? event_json(e) : event_text(e);
       out += '\n';
       ++printed_;

@@ -39,6 +39,7 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
   --socket-mode OCTAL    permissions of Unix sockets (default: 0660)
   --max-in-flight N      unacknowledged events per group and partition (default: 256)
   --buffer-events N      fetched, unacknowledged events per group and partition (default: 2000)
+  --buffer-bytes N       the same bound in bytes (default: 4194304)
   --fetch-rows N         rows per fetch (default: 500)
   --max-frame-bytes N    largest frame a consumer may send (default: 1048576)
   --max-credit N         largest outstanding credit of a connection (default: 100000)
@@ -107,6 +108,8 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
       c.max_in_flight = static_cast<std::size_t>(number(1, 100000));
     } else if (arg == "--buffer-events") {
       c.buffer_events = static_cast<std::size_t>(number(1, 1000000));
+    } else if (arg == "--buffer-bytes") {
+      c.buffer_bytes = static_cast<std::size_t>(number(1 << 16, 1ll << 34));
     } else if (arg == "--fetch-rows") {
       c.fetch_rows = static_cast<int>(number(1, 100000));
     } else if (arg == "--max-frame-bytes") {

@@ -23,6 +23,7 @@ struct WorkerConfig {
   // Delivery, per (group, domain, partition).
   std::size_t max_in_flight = 256;   // unacknowledged events
   std::size_t buffer_events = 2000;  // fetched and not yet acknowledged
+  std::size_t buffer_bytes = 4u << 20;  // the same, in (approximate) bytes
   int fetch_rows = 500;              // rows per intentlog.fetch call
 
   // Per connection.

@@ -216,3 +216,29 @@ TEST(KeyScheduler, RandomizedInvariants) {
 
 }  // namespace
 }  // namespace intentlog
+
+namespace intentlog {
+namespace {
+
+TEST(KeyScheduler, BytesFollowHeldEvents) {
+  KeyScheduler s(10);
+  EXPECT_EQ(s.bytes(), 0u);
+  auto a = item(1, "a");
+  a.event.set_payload(std::string(1000, 'x'));
+  s.push(std::move(a));
+  s.push(item(2, "a"));
+  s.push(item(3, "b"));
+  EXPECT_GT(s.bytes(), 1000u);
+  EXPECT_EQ(pop(s), 1);
+  EXPECT_EQ(pop(s), 3);
+  s.ack(1, 1);
+  EXPECT_LT(s.bytes(), 1000u);
+  auto taken = s.take_key(3, 1);
+  EXPECT_EQ(taken.size(), 1u);
+  EXPECT_EQ(pop(s), 2);
+  s.ack(2, 1);
+  EXPECT_EQ(s.bytes(), 0u);
+}
+
+}  // namespace
+}  // namespace intentlog
