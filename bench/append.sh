@@ -81,6 +81,7 @@ psql -X -q -v ON_ERROR_STOP=1 -f "$HERE/setup.sql" >/dev/null
 
 # The machine and the settings that matter, for the report.
 {
+  echo "build=$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src sql Makefile 2>/dev/null || echo ' + uncommitted changes in src/sql')"
   echo "nproc=$(nproc)"
   echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo "mem=$(free -h | awk '/^Mem:/ {print $2}')"
