@@ -499,9 +499,13 @@ void Coordinator::maybe_fetch(PartitionStream& st) {
         if (!st) return;
         st->fetching = false;
         st->dirty = true;
-        st->retry_at = Clock::now() + kRetryDelay;
-        spdlog::warn("event=fetch_failed group={} domain={} partition={} error={}", q(st->group), q(st->domain),
-                     st->partition, q(error));
+        const auto now = Clock::now();
+        st->retry_at = now + kRetryDelay;
+        if (now - st->fetch_warned_at > kWarnEvery) {  // one line per outage, not one per second
+          st->fetch_warned_at = now;
+          spdlog::warn("event=fetch_failed group={} domain={} partition={} error={}", q(st->group), q(st->domain),
+                       st->partition, q(error));
+        }
       });
 }
 

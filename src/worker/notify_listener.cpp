@@ -6,6 +6,8 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include "worker/log_fields.h"
+
 namespace intentlog {
 namespace {
 
@@ -70,7 +72,7 @@ void NotifyListener::loop() {
       while (!stopping_) conn.await_notification(0, 200000);
     } catch (const std::exception& e) {
       first = false;
-      spdlog::warn("event=listen_failed error=\"{}\"", e.what());
+      spdlog::warn("event=listen_failed error={}", q(e.what()));
       for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }

@@ -44,6 +44,7 @@ struct PartitionStream {
   std::size_t avg_event_bytes = 512;  // running estimate, sizes fetches to the byte bound
   bool dirty = true;      // rows may be waiting: a NOTIFY, a poll, or the last fetch was full
   Clock::time_point retry_at{};  // after a failed fetch or start
+  Clock::time_point fetch_warned_at{};
 
   bool committing = false;
   std::optional<std::string> to_commit;  // committable cursor not yet stored
