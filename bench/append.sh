@@ -16,7 +16,7 @@
 # output and results.tsv in --out (default bench/out/<timestamp>/).
 #
 # Default: 5 rounds x 3 shapes x clients {1, 8} x 5 variants x 3 s (~9 min).
-# --quick: 3 rounds x 3 shapes x clients {8} x 5 variants x 2 s (~2 min).
+# --quick: 3 rounds x 3 shapes x clients {8} x 5 variants x 2 s, no warm-up (~2 min).
 # Short runs, many rounds: on a shared machine a burst of someone else's load
 # then hits one run of a round rather than a whole variant. The load average
 # at the start of every run is recorded (results.tsv) and summarized.
@@ -37,7 +37,7 @@ KEEP=0
 usage() { sed -n '2,20p' "$0"; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) ROUNDS=3; TIME=2; CLIENTS="8" ;;
+    --quick) ROUNDS=3; TIME=2; CLIENTS="8"; WARMUP=0 ;;
     --rounds) ROUNDS=$2; shift ;;
     --time) TIME=$2; shift ;;
     --clients) CLIENTS=$2; shift ;;
