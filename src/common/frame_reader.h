@@ -9,12 +9,12 @@
 // read.
 #pragma once
 
+#include <google/protobuf/message_lite.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <google/protobuf/message_lite.h>
 
 namespace intentlog {
 

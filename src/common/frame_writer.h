@@ -4,17 +4,16 @@
 // Go protodelim.UnmarshalFrom).
 #pragma once
 
+#include <google/protobuf/message_lite.h>
+
 #include <cstddef>
 #include <string>
-
-#include <google/protobuf/message_lite.h>
 
 namespace intentlog {
 
 // Appends one frame holding `msg` to `out`. Returns false (and appends
 // nothing) if the message is larger than `max_frame_bytes`.
-bool append_frame(const google::protobuf::MessageLite& msg, std::string* out,
-                  std::size_t max_frame_bytes = 0x7fffffff);
+bool append_frame(const google::protobuf::MessageLite& msg, std::string* out, std::size_t max_frame_bytes = 0x7fffffff);
 
 // Size of the frame append_frame would write for a message of `body_bytes`.
 std::size_t frame_size(std::size_t body_bytes);

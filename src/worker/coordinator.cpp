@@ -1,8 +1,8 @@
 #include "worker/coordinator.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "common/snapshot_cursor.h"
 #include "worker/log_fields.h"
@@ -38,10 +38,10 @@ void Coordinator::arm(asio::steady_timer& timer, Clock::duration period, void (C
 }
 
 void Coordinator::log_stats() {
-  spdlog::info("event=stats sessions={} group_domains={} streams={} fetched={} delivered={} acked={} nacked={} "
-               "commits={} db_queue={}",
-               members_.size(), gds_.size(), streams_.size(), fetched_, delivered_, acked_, nacked_, commits_,
-               db_.queued());
+  spdlog::info(
+      "event=stats sessions={} group_domains={} streams={} fetched={} delivered={} acked={} nacked={} "
+      "commits={} db_queue={}",
+      members_.size(), gds_.size(), streams_.size(), fetched_, delivered_, acked_, nacked_, commits_, db_.queued());
 }
 
 // ------------------------------------------------------------------ catalog
@@ -404,8 +404,8 @@ void Coordinator::check_gaps(GroupDomain& gd) {
               gap->mutable_detected_at()->set_seconds(row.detected_at_us / 1000000);
               gap->mutable_detected_at()->set_nanos(static_cast<int>(row.detected_at_us % 1000000) * 1000);
               m->second.session->send(f);
-              spdlog::warn("event=gap_reported group={} domain={} partition={} first_seq={} last_seq={}",
-                           q(key.first), q(key.second), row.partition, row.first_seq, row.last_seq);
+              spdlog::warn("event=gap_reported group={} domain={} partition={} first_seq={} last_seq={}", q(key.first),
+                           q(key.second), row.partition, row.first_seq, row.last_seq);
               db_.run(
                   [group = key.first, id = row.gap_id](Store& s) {
                     s.gap_reported(group, id);
@@ -473,40 +473,39 @@ void Coordinator::maybe_fetch(PartitionStream& st) {
   st.fetching = true;
   st.dirty = false;
   const std::uint64_t id = st.id;
-  db_.run(
-      [g = st.group, d = st.domain, p = st.partition, rows, c = st.fetch_cursor](Store& s) {
-        return s.fetch(g, d, p, rows, c);
-      },
-      [this, id, rows](FetchResult r) {
-        PartitionStream* st = find_stream(id);
-        if (!st) return;
-        st->fetching = false;
-        if (!r.events.empty()) {
-          const std::size_t n = r.events.size();
-          const std::uint64_t batch = st->tracker.add_batch(r.next_cursor, n);
-          const std::size_t before = st->scheduler.bytes();
-          for (auto& e : r.events) st->scheduler.push(KeyScheduler::Item{batch, std::move(e)});
-          st->avg_event_bytes = std::max<std::size_t>(64, (st->avg_event_bytes + (st->scheduler.bytes() - before) / n) / 2);
-          st->fetch_cursor = std::move(r.next_cursor);
-          if (n >= static_cast<std::size_t>(rows)) st->dirty = true;  // probably more behind
-          fetched_ += n;
-          pump(st->assigned);
-        }
-        maybe_fetch(*st);
-      },
-      [this, id](const std::string& error) {
-        PartitionStream* st = find_stream(id);
-        if (!st) return;
-        st->fetching = false;
-        st->dirty = true;
-        const auto now = Clock::now();
-        st->retry_at = now + kRetryDelay;
-        if (now - st->fetch_warned_at > kWarnEvery) {  // one line per outage, not one per second
-          st->fetch_warned_at = now;
-          spdlog::warn("event=fetch_failed group={} domain={} partition={} error={}", q(st->group), q(st->domain),
-                       st->partition, q(error));
-        }
-      });
+  db_.run([g = st.group, d = st.domain, p = st.partition, rows,
+           c = st.fetch_cursor](Store& s) { return s.fetch(g, d, p, rows, c); },
+          [this, id, rows](FetchResult r) {
+            PartitionStream* st = find_stream(id);
+            if (!st) return;
+            st->fetching = false;
+            if (!r.events.empty()) {
+              const std::size_t n = r.events.size();
+              const std::uint64_t batch = st->tracker.add_batch(r.next_cursor, n);
+              const std::size_t before = st->scheduler.bytes();
+              for (auto& e : r.events) st->scheduler.push(KeyScheduler::Item{batch, std::move(e)});
+              st->avg_event_bytes =
+                  std::max<std::size_t>(64, (st->avg_event_bytes + (st->scheduler.bytes() - before) / n) / 2);
+              st->fetch_cursor = std::move(r.next_cursor);
+              if (n >= static_cast<std::size_t>(rows)) st->dirty = true;  // probably more behind
+              fetched_ += n;
+              pump(st->assigned);
+            }
+            maybe_fetch(*st);
+          },
+          [this, id](const std::string& error) {
+            PartitionStream* st = find_stream(id);
+            if (!st) return;
+            st->fetching = false;
+            st->dirty = true;
+            const auto now = Clock::now();
+            st->retry_at = now + kRetryDelay;
+            if (now - st->fetch_warned_at > kWarnEvery) {  // one line per outage, not one per second
+              st->fetch_warned_at = now;
+              spdlog::warn("event=fetch_failed group={} domain={} partition={} error={}", q(st->group), q(st->domain),
+                           st->partition, q(error));
+            }
+          });
 }
 
 void Coordinator::start_commit(PartitionStream& st) {
@@ -624,10 +623,10 @@ void Coordinator::on_nack(std::uint64_t sid, const v1::Nack& nack) {
   const std::uint32_t attempt = e->attempt();
   std::chrono::milliseconds delay = cfg_.nack_backoff * (1LL << std::min<std::uint32_t>(attempt - 1, 20));
   delay = std::min(delay, cfg_.max_nack_backoff);
-  spdlog::warn("event=nack session={} group={} domain={} partition={} seq={} key={} attempt={} retry_in_ms={} "
-               "error={}",
-               sid, q(st.group), q(st.domain), st.partition, ev.seq(), q(e->key()), attempt, delay.count(),
-               q(nack.error()));
+  spdlog::warn(
+      "event=nack session={} group={} domain={} partition={} seq={} key={} attempt={} retry_in_ms={} "
+      "error={}",
+      sid, q(st.group), q(st.domain), st.partition, ev.seq(), q(e->key()), attempt, delay.count(), q(nack.error()));
   st.scheduler.nack(ev.seq(), sid, Clock::now() + delay);
   ++nacked_;
   pump(sid);

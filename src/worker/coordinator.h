@@ -15,6 +15,7 @@
 // closed meanwhile is simply not found.
 #pragma once
 
+#include <asio.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -25,8 +26,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <asio.hpp>
 
 #include "intentlog/v1/stream.pb.h"
 #include "worker/db_pool.h"
@@ -73,9 +72,9 @@ class Coordinator {
     std::uint64_t generation = 0;
     std::vector<std::uint64_t> members;  // session ids, ascending
     std::map<int, std::unique_ptr<PartitionStream>> streams;
-    v1::Start start = v1::START_COMMITTED;   // of the consumer that opened it
-    std::map<int, std::int64_t> positions;   // START_POSITION: partition -> after_seq
-    bool first_leases = true;                // start applies to the first leases only
+    v1::Start start = v1::START_COMMITTED;  // of the consumer that opened it
+    std::map<int, std::int64_t> positions;  // START_POSITION: partition -> after_seq
+    bool first_leases = true;               // start applies to the first leases only
     bool lease_in_flight = false;
     bool gaps_in_flight = false;
     Clock::time_point lease_ok_at;
@@ -87,8 +86,8 @@ class Coordinator {
     std::vector<std::string> domains;
     v1::Hello hello;
     bool joined = false;
-    std::vector<PartitionStream*> streams;  // assigned to it, for pump()
-    std::size_t rr = 0;                     // round-robin start over streams
+    std::vector<PartitionStream*> streams;             // assigned to it, for pump()
+    std::size_t rr = 0;                                // round-robin start over streams
     std::set<std::pair<std::string, int>> assignment;  // last Assignment frame sent
   };
 

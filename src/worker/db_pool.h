@@ -5,6 +5,7 @@
 // reconnects) and reports the error; callers retry on their next tick.
 #pragma once
 
+#include <asio.hpp>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -13,8 +14,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <asio.hpp>
 
 #include "worker/store.h"
 

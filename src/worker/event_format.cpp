@@ -154,8 +154,8 @@ std::string gap_json(const v1::Gap& g) {
 }
 
 std::string gap_text(const v1::Gap& g) {
-  return "GAP " + g.domain() + "/" + std::to_string(g.partition()) + " seqs " + std::to_string(g.first_seq()) +
-         ".." + std::to_string(g.last_seq()) + " may have been lost (detected " + rfc3339(g.detected_at()) + ")";
+  return "GAP " + g.domain() + "/" + std::to_string(g.partition()) + " seqs " + std::to_string(g.first_seq()) + ".." +
+         std::to_string(g.last_seq()) + " may have been lost (detected " + rfc3339(g.detected_at()) + ")";
 }
 
 }  // namespace intentlog

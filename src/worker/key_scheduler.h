@@ -74,7 +74,7 @@ class KeyScheduler {
   std::optional<Clock::time_point> next_wakeup() const;
 
   std::size_t waiting() const { return waiting_; }  // queued, not in flight
-  std::size_t bytes() const { return bytes_; }       // approximate memory of every held event
+  std::size_t bytes() const { return bytes_; }      // approximate memory of every held event
   std::size_t in_flight() const { return in_flight_.size(); }
   std::size_t keys() const { return keys_.size(); }
   bool empty() const { return keys_.empty(); }

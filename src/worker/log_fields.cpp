@@ -1,9 +1,9 @@
 #include "worker/log_fields.h"
 
-#include <cstdio>
-
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <cstdio>
 
 namespace intentlog {
 

@@ -1,10 +1,10 @@
 #include "worker/notify_listener.h"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 #include <chrono>
-
 #include <pqxx/pqxx>
-#include <spdlog/spdlog.h>
 
 #include "worker/log_fields.h"
 
@@ -40,8 +40,7 @@ bool parse_notify_payload(const std::string& payload, std::string* domain, int* 
   return true;
 }
 
-NotifyListener::NotifyListener(asio::io_context& io, std::string conninfo, OnNotify on_notify,
-                               OnReconnect on_reconnect)
+NotifyListener::NotifyListener(asio::io_context& io, std::string conninfo, OnNotify on_notify, OnReconnect on_reconnect)
     : io_(io),
       conninfo_(std::move(conninfo)),
       on_notify_(std::move(on_notify)),
@@ -49,7 +48,9 @@ NotifyListener::NotifyListener(asio::io_context& io, std::string conninfo, OnNot
 
 NotifyListener::~NotifyListener() { stop(); }
 
-void NotifyListener::start() { thread_ = std::thread([this] { loop(); }); }
+void NotifyListener::start() {
+  thread_ = std::thread([this] { loop(); });
+}
 
 void NotifyListener::stop() {
   stopping_ = true;

@@ -5,12 +5,11 @@
 // on_reconnect lets it catch up at once).
 #pragma once
 
+#include <asio.hpp>
 #include <atomic>
 #include <functional>
 #include <string>
 #include <thread>
-
-#include <asio.hpp>
 
 namespace intentlog {
 

@@ -19,9 +19,11 @@ namespace intentlog {
 struct PartitionStream {
   using Clock = std::chrono::steady_clock;
 
-  PartitionStream(std::uint64_t id_, std::string group_, std::string domain_, int partition_,
-                  std::size_t max_in_flight)
-      : id(id_), group(std::move(group_)), domain(std::move(domain_)), partition(partition_),
+  PartitionStream(std::uint64_t id_, std::string group_, std::string domain_, int partition_, std::size_t max_in_flight)
+      : id(id_),
+        group(std::move(group_)),
+        domain(std::move(domain_)),
+        partition(partition_),
         scheduler(max_in_flight) {}
 
   // Fetched intents held in memory: waiting for their key, or in flight.
@@ -42,8 +44,8 @@ struct PartitionStream {
   bool starting = false;  // that query is running
   bool fetching = false;
   std::size_t avg_event_bytes = 512;  // running estimate, sizes fetches to the byte bound
-  bool dirty = true;      // rows may be waiting: a NOTIFY, a poll, or the last fetch was full
-  Clock::time_point retry_at{};  // after a failed fetch or start
+  bool dirty = true;                  // rows may be waiting: a NOTIFY, a poll, or the last fetch was full
+  Clock::time_point retry_at{};       // after a failed fetch or start
   Clock::time_point fetch_warned_at{};
 
   bool committing = false;

@@ -1,13 +1,12 @@
 #include "worker/server.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
-
-#include <spdlog/spdlog.h>
 
 #include "worker/coordinator.h"
 #include "worker/log_fields.h"
@@ -19,7 +18,7 @@ namespace {
 // A socket file left by a dead worker is removed; one a live worker answers
 // on is an error (two workers must not share a path).
 void clear_stale_socket(asio::io_context& io, const std::string& path) {
-  struct stat sb{};
+  struct stat sb {};
   if (lstat(path.c_str(), &sb) != 0) return;
   if (!S_ISSOCK(sb.st_mode)) throw std::runtime_error(path + " exists and is not a socket");
   asio::local::stream_protocol::socket probe(io);

@@ -3,12 +3,11 @@
 // the token in Hello). Each accepted connection becomes a Session.
 #pragma once
 
+#include <asio.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <asio.hpp>
 
 #include "worker/endpoint.h"
 #include "worker/worker_config.h"

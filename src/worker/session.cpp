@@ -1,8 +1,8 @@
 #include "worker/session.h"
 
-#include <algorithm>
-
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "common/frame_writer.h"
 #include "common/validation.h"
@@ -65,8 +65,9 @@ void Session::start() {
 }
 
 void Session::read() {
-  socket_.async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](const asio::error_code& ec,
-                                                                           std::size_t n) { self->on_read(ec, n); });
+  socket_.async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+    self->on_read(ec, n);
+  });
 }
 
 void Session::on_read(const asio::error_code& ec, std::size_t n) {
@@ -131,8 +132,8 @@ void Session::handle(const v1::ClientFrame& frame) {
 
 void Session::handle_hello(const v1::Hello& h) {
   if (h.protocol_version() > 1) {
-    fail(v1::ERROR_UNSUPPORTED_VERSION, "protocol_version " + std::to_string(h.protocol_version()) +
-                                            " not supported (this worker speaks 1)");
+    fail(v1::ERROR_UNSUPPORTED_VERSION,
+         "protocol_version " + std::to_string(h.protocol_version()) + " not supported (this worker speaks 1)");
     return;
   }
   if (needs_token_ && !token_matches(h.token(), cfg_.token)) {

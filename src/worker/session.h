@@ -10,14 +10,13 @@
 #pragma once
 
 #include <array>
+#include <asio.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <asio.hpp>
 
 #include "common/frame_reader.h"
 #include "intentlog/v1/stream.pb.h"
@@ -72,12 +71,12 @@ class Session : public std::enable_shared_from_this<Session> {
   State state_ = State::kAwaitHello;
   FrameReader reader_;
   std::array<char, 64 * 1024> rbuf_;
-  std::deque<std::string> queued_;        // frames not yet handed to the socket
-  std::vector<std::string> writing_;      // frames of the write in progress
-  std::size_t queued_bytes_ = 0;          // both of the above
-  bool closing_ = false;                  // Error sent or being sent; no more reads
+  std::deque<std::string> queued_;    // frames not yet handed to the socket
+  std::vector<std::string> writing_;  // frames of the write in progress
+  std::size_t queued_bytes_ = 0;      // both of the above
+  bool closing_ = false;              // Error sent or being sent; no more reads
   bool closed_ = false;
-  bool left_ = false;                     // Coordinator told
+  bool left_ = false;  // Coordinator told
   std::uint32_t credit_ = 0;
   asio::steady_timer tick_;
   Clock::time_point started_at_;

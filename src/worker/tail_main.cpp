@@ -3,6 +3,7 @@
 // (one per line) and acknowledges it once printed.
 #include <unistd.h>
 
+#include <asio.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -12,8 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <asio.hpp>
 
 #include "common/frame_reader.h"
 #include "common/frame_writer.h"
@@ -336,7 +335,8 @@ class Tail {
       return false;
     }
     std::uint32_t grant = static_cast<std::uint32_t>(b.events_size());
-    if (o_.limit) grant = static_cast<std::uint32_t>(std::min<std::uint64_t>(grant, o_.limit - printed_ - outstanding_));
+    if (o_.limit)
+      grant = static_cast<std::uint32_t>(std::min<std::uint64_t>(grant, o_.limit - printed_ - outstanding_));
     if (grant > 0) {
       v1::ClientFrame credit;
       credit.mutable_credit()->set_events(grant);

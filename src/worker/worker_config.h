@@ -21,10 +21,10 @@ struct WorkerConfig {
   unsigned socket_mode = 0660;  // permissions of Unix sockets
 
   // Delivery, per (group, domain, partition).
-  std::size_t max_in_flight = 256;   // unacknowledged events
-  std::size_t buffer_events = 2000;  // fetched and not yet acknowledged
+  std::size_t max_in_flight = 256;      // unacknowledged events
+  std::size_t buffer_events = 2000;     // fetched and not yet acknowledged
   std::size_t buffer_bytes = 4u << 20;  // the same, in (approximate) bytes
-  int fetch_rows = 500;              // rows per intentlog.fetch call
+  int fetch_rows = 500;                 // rows per intentlog.fetch call
 
   // Per connection.
   std::uint32_t max_frame_bytes = 1u << 20;  // largest client frame
@@ -37,7 +37,7 @@ struct WorkerConfig {
   std::chrono::milliseconds heartbeat{5000};
 
   // Timing.
-  std::chrono::milliseconds poll{500};           // fallback when no NOTIFY arrives
+  std::chrono::milliseconds poll{500};  // fallback when no NOTIFY arrives
   std::chrono::milliseconds commit_interval{100};
   std::chrono::milliseconds lease_ttl{10000};    // renewed every ttl/3
   std::chrono::milliseconds nack_backoff{1000};  // doubled per attempt

@@ -1,12 +1,12 @@
 // intentlog-worker: drains intentlog domains per key and streams them to
 // consumers over Unix/TCP sockets (see worker_usage() and DESIGN.md).
+#include <spdlog/spdlog.h>
+
+#include <asio.hpp>
 #include <csignal>
 #include <cstdio>
 #include <exception>
-
-#include <asio.hpp>
 #include <pqxx/pqxx>
-#include <spdlog/spdlog.h>
 
 #include "worker/coordinator.h"
 #include "worker/db_pool.h"

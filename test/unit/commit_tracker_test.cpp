@@ -1,8 +1,8 @@
 // CommitTracker: a cursor becomes committable only when its batch and every
 // earlier batch are fully resolved.
-#include <gtest/gtest.h>
-
 #include "worker/commit_tracker.h"
+
+#include <gtest/gtest.h>
 
 namespace intentlog {
 namespace {

@@ -1,11 +1,11 @@
 // Frame codec: FrameReader / append_frame, and interoperability with the
 // official delimited helpers that consumers in other languages mirror.
-#include <sstream>
-#include <string>
-
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/delimited_message_util.h>
 #include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
 
 #include "common/frame_reader.h"
 #include "common/frame_writer.h"

@@ -1,12 +1,12 @@
 // KeyScheduler: order per key, one in flight per key, no head-of-line
 // blocking across keys, the in-flight limit, nack delays and redelivery.
+#include "worker/key_scheduler.h"
+
 #include <gtest/gtest.h>
 
 #include <map>
 #include <random>
 #include <vector>
-
-#include "worker/key_scheduler.h"
 
 namespace intentlog {
 namespace {
