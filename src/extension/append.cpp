@@ -69,10 +69,9 @@ int64 insert_intent(DomainEntry* d, int partition, const Intent& in, Datum xid, 
       PointerGetDatum(in.headers),
       TimestampTzGetDatum(now),
   };
-  char nulls[10] = {' ', ' ', ' ', ' ', ' ', in.payload ? ' ' : 'n', schema_version ? ' ' : 'n',
-                    in.has_expected_version ? ' ' : 'n', in.headers ? ' ' : 'n', ' '};
-  int rc = SPI_execute_plan(t->insert_plan, values, nulls, false, 0);
-  if (rc != SPI_OK_INSERT) elog(ERROR, "intentlog: insert failed: %s", SPI_result_code_string(rc));
+  bool nulls[10] = {false, false, false, false, false, in.payload == nullptr, schema_version == 0,
+                    !in.has_expected_version, in.headers == nullptr, false};
+  insert_intent_row(t->hot_rel, t->indexes, values, nulls, 10);
   wakeup_note_append(d->domain_id, partition);
   return seq;
 }
@@ -106,8 +105,17 @@ PGDLLEXPORT Datum intentlog_intent_append(PG_FUNCTION_ARGS) {
   in.expected_version = in.has_expected_version ? PG_GETARG_INT64(4) : 0;
   in.headers = PG_ARGISNULL(5) ? nullptr : PG_GETARG_JSONB_P(5);
 
-  TupleDesc desc;
-  if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE) elog(ERROR, "intentlog: bad return type");
+  // The (partition, seq) descriptor, built once per call site.
+  auto desc = static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
+  if (desc == nullptr) {
+    TupleDesc built;
+    if (get_call_result_type(fcinfo, nullptr, &built) != TYPEFUNC_COMPOSITE)
+      elog(ERROR, "intentlog: bad return type");
+    MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+    desc = BlessTupleDesc(CreateTupleDescCopy(built));
+    MemoryContextSwitchTo(old);
+    fcinfo->flinfo->fn_extra = desc;
+  }
 
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
   DomainEntry* d = domain_arg(fcinfo);
@@ -121,7 +129,6 @@ PGDLLEXPORT Datum intentlog_intent_append(PG_FUNCTION_ARGS) {
 
   Datum values[2] = {Int32GetDatum(partition), Int64GetDatum(seq)};
   bool nulls[2] = {false, false};
-  desc = BlessTupleDesc(desc);
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 

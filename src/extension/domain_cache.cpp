@@ -56,9 +56,9 @@ void release_targets(DomainEntry* e) {
   for (int i = 0; i < e->partitions; ++i) {
     Oid rel = e->parts[i].hot_rel;
     hash_search(domain_of_rel, &rel, HASH_REMOVE, nullptr);
-    if (e->parts[i].insert_plan != nullptr) SPI_freeplan(e->parts[i].insert_plan);
   }
-  pfree(e->parts);
+  MemoryContextDelete(e->parts_cxt);
+  e->parts_cxt = nullptr;
   e->parts = nullptr;
 }
 
@@ -71,19 +71,6 @@ int run_latest(const char* sql, int nargs, Oid* types, Datum* values) {
   if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: catalog query failed: %s", SPI_result_code_string(rc));
   SPI_freeplan(plan);
   return static_cast<int>(SPI_processed);
-}
-
-SPIPlanPtr prepare_insert(Oid rel) {
-  char* relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), get_rel_name(rel));
-  char* sql = psprintf(
-      "INSERT INTO %s (partition, seq, xid, key, op, payload, schema_version, expected_version, headers, "
-      "appended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-      relname);
-  Oid types[10] = {INT4OID, INT8OID, XID8OID, TEXTOID, TEXTOID, BYTEAOID, INT4OID, INT8OID, JSONBOID, TIMESTAMPTZOID};
-  SPIPlanPtr plan = SPI_prepare(sql, 10, types);
-  if (plan == nullptr) elog(ERROR, "intentlog: cannot prepare insert: %s", SPI_result_code_string(SPI_result));
-  SPI_keepplan(plan);
-  return plan;
 }
 
 void load(DomainEntry* e) {
@@ -131,7 +118,8 @@ void load(DomainEntry* e) {
                             n, partitions);
 
   release_targets(e);
-  auto* parts = static_cast<PartitionTarget*>(MemoryContextAllocZero(cache_cxt, sizeof(PartitionTarget) * n));
+  e->parts_cxt = AllocSetContextCreate(cache_cxt, "intentlog domain", ALLOCSET_SMALL_SIZES);
+  auto* parts = static_cast<PartitionTarget*>(MemoryContextAllocZero(e->parts_cxt, sizeof(PartitionTarget) * n));
   for (int i = 0; i < n; ++i) {
     HeapTuple t = SPI_tuptable->vals[i];
     parts[i].hot_rel = DatumGetObjectId(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
@@ -167,6 +155,7 @@ DomainEntry* lookup_domain(const char* name) {
   if (!found) {
     e->valid = false;
     e->parts = nullptr;
+    e->parts_cxt = nullptr;
     e->partitions = 0;
   }
   if (!e->valid) {
@@ -196,7 +185,10 @@ PartitionTarget* lock_append_target(DomainEntry* entry, int partition) {
     load(entry);
   }
   PartitionTarget* t = &entry->parts[partition];
-  if (t->insert_plan == nullptr) t->insert_plan = prepare_insert(t->hot_rel);
+  if (!t->indexes_loaded) {
+    t->indexes = load_segment_indexes(t->hot_rel, entry->parts_cxt);
+    t->indexes_loaded = true;
+  }
   return t;
 }
 

@@ -5,13 +5,15 @@
 #pragma once
 
 #include "extension/pg.h"
+#include "extension/segment_writer.h"
 
 namespace intentlog::pg {
 
 struct PartitionTarget {
   Oid hot_rel;
   Oid seq_rel;
-  SPIPlanPtr insert_plan;  // INSERT INTO hot_rel ..., prepared once, kept
+  bool indexes_loaded;
+  SegmentIndexes indexes;  // of hot_rel, for the direct insert
 };
 
 struct DomainEntry {
@@ -25,7 +27,8 @@ struct DomainEntry {
   int32 max_headers_bytes;
   int32 schema_version;    // current version in intentlog.schemas, 0: none
   bool validate_payloads;  // appends must parse as that version (schema_registry.h)
-  PartitionTarget* parts;  // [partitions], in the cache's memory context
+  PartitionTarget* parts;  // [partitions], in parts_cxt
+  MemoryContext parts_cxt; // everything a load allocates; deleted on reload
 };
 
 // The domain's entry, loaded if missing or stale. Raises 42704 for an unknown

@@ -1,0 +1,80 @@
+#include "extension/segment_writer.h"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "utils/rel.h"
+}
+
+namespace intentlog::pg {
+
+SegmentIndexes load_segment_indexes(Oid relid, MemoryContext cxt) {
+  SegmentIndexes out{0, nullptr, nullptr};
+  Relation rel = table_open(relid, AccessShareLock);
+  List* index_oids = RelationGetIndexList(rel);
+  MemoryContext old = MemoryContextSwitchTo(cxt);
+  out.count = list_length(index_oids);
+  out.oids = static_cast<Oid*>(palloc0(sizeof(Oid) * (out.count + 1)));
+  out.infos = static_cast<IndexInfo**>(palloc0(sizeof(IndexInfo*) * (out.count + 1)));
+  MemoryContextSwitchTo(old);
+  int i = 0;
+  ListCell* lc;
+  foreach (lc, index_oids) {
+    Oid index_oid = lfirst_oid(lc);
+    Relation irel = index_open(index_oid, AccessShareLock);
+    old = MemoryContextSwitchTo(cxt);
+    IndexInfo* info = BuildIndexInfo(irel);
+    MemoryContextSwitchTo(old);
+    if (info->ii_Expressions != NIL || info->ii_Predicate != NIL || info->ii_ExclusionOps != nullptr)
+      ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                      errmsg("intentlog segment \"%s\" has index \"%s\" with expressions, a predicate or exclusion",
+                             RelationGetRelationName(rel), RelationGetRelationName(irel)),
+                      errhint("Segments may carry plain column indexes only.")));
+    out.oids[i] = index_oid;
+    out.infos[i] = info;
+    ++i;
+    index_close(irel, AccessShareLock);
+  }
+  list_free(index_oids);
+  table_close(rel, AccessShareLock);
+  return out;
+}
+
+void insert_intent_row(Oid relid, const SegmentIndexes& indexes, const Datum* values, const bool* nulls,
+                       int nvalues) {
+  Relation rel = table_open(relid, NoLock);  // the caller holds RowExclusiveLock
+  TupleDesc desc = RelationGetDescr(rel);
+  int natts = desc->natts;
+  Datum* v = static_cast<Datum*>(palloc(sizeof(Datum) * natts));
+  bool* n = static_cast<bool*>(palloc(sizeof(bool) * natts));
+  for (int i = 0; i < natts; ++i) {
+    bool have = i < nvalues && !TupleDescAttr(desc, i)->attisdropped;
+    v[i] = have ? values[i] : (Datum)0;
+    n[i] = have ? nulls[i] : true;
+  }
+  HeapTuple tuple = heap_form_tuple(desc, v, n);
+  heap_insert(rel, tuple, GetCurrentCommandId(true), 0, nullptr);
+
+  for (int i = 0; i < indexes.count; ++i) {
+    Relation irel = index_open(indexes.oids[i], RowExclusiveLock);
+    IndexInfo* info = indexes.infos[i];
+    Datum key_values[INDEX_MAX_KEYS];
+    bool key_nulls[INDEX_MAX_KEYS];
+    for (int k = 0; k < info->ii_NumIndexAttrs; ++k) {
+      AttrNumber att = info->ii_IndexAttrNumbers[k];
+      key_values[k] = heap_getattr(tuple, att, desc, &key_nulls[k]);
+    }
+    // The primary key on seq is checked for uniqueness as the executor would.
+    (void)index_insert(irel, key_values, key_nulls, &tuple->t_self, rel,
+                       irel->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, false, info);
+    index_close(irel, NoLock);
+  }
+  heap_freetuple(tuple);
+  pfree(v);
+  pfree(n);
+  table_close(rel, NoLock);
+}
+
+}  // namespace intentlog::pg
