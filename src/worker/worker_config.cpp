@@ -18,10 +18,13 @@ bool parse_number(const std::string& s, T* out, T min, T max) {
   return true;
 }
 
-std::string default_worker_id() {
+// HOSTNAME/ENDPOINT: stable across restarts, so a restarted worker renews
+// its own leases at once instead of waiting for them to expire, and unique
+// per host because two live workers cannot listen on one endpoint.
+std::string default_worker_id(const Endpoint& first) {
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
-  return std::string(host[0] ? host : "worker") + ":" + std::to_string(getpid());
+  return (std::string(host[0] ? host : "worker") + "/" + first.to_string()).substr(0, 200);  // leases allow 200
 }
 
 }  // namespace
@@ -35,7 +38,7 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
   --db CONNINFO          libpq connection string (default: PGHOST, PGPORT, ... from the environment)
   --listen ENDPOINT      unix:PATH or tcp:HOST:PORT, repeatable (default: unix:/tmp/intentlog.sock)
   --token-file FILE      shared secret consumers send in Hello; required with a tcp: listener
-  --worker-id ID         name in leases and logs (default: HOSTNAME:PID)
+  --worker-id ID         name in leases and logs (default: HOSTNAME/FIRST-ENDPOINT)
   --socket-mode OCTAL    permissions of Unix sockets (default: 0660)
   --max-in-flight N      unacknowledged events per group and partition (default: 256)
   --buffer-events N      fetched, unacknowledged events per group and partition (default: 2000)
@@ -143,7 +146,7 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
     }
   }
   if (c.listen.empty()) c.listen.push_back(Endpoint{Endpoint::Kind::kUnix, kDefaultSocketPath, "", 0});
-  if (c.worker_id.empty()) c.worker_id = default_worker_id();
+  if (c.worker_id.empty()) c.worker_id = default_worker_id(c.listen.front());
   if (!token_file.empty()) {
     std::ifstream in(token_file);
     if (!in) {
