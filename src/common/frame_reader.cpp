@@ -9,6 +9,9 @@ enum class Varint { kOk, kIncomplete, kInvalid };
 
 // Decodes a varint of at most 32 significant bits (Protobuf writes message
 // lengths as uint32 varints; anything longer is a broken or hostile peer).
+// Not CodedInputStream::ReadVarint32: on a partial prefix it fails exactly as
+// on a malformed one, and an incremental reader must tell "wait for more
+// bytes" from "close the connection".
 Varint decode_length(const char* p, std::size_t n, std::uint64_t* value, std::size_t* used) {
   std::uint64_t v = 0;
   for (std::size_t i = 0; i < 5; ++i) {
