@@ -107,14 +107,16 @@ DECLARE
   nonempty boolean;
 BEGIN
   SELECT * INTO dom FROM intentlog.domains WHERE domain_id = d;
-  SELECT * INTO part FROM intentlog.partitions WHERE domain_id = d AND partition = p FOR UPDATE SKIP LOCKED;
-  IF NOT FOUND THEN
-    RETURN false;
-  END IF;
+  -- Decide without locking (most rounds rotate nothing: no lock, no xid, no WAL).
+  SELECT * INTO part FROM intentlog.partitions WHERE domain_id = d AND partition = p;
   SELECT * INTO cur FROM intentlog.segments WHERE rel = part.durable_rel;
   IF intentlog._last_seq(part.seq_rel) - cur.first_seq < dom.segment_rows
      AND cur.created_at > now() - dom.segment_age THEN
     RETURN false;
+  END IF;
+  SELECT * INTO part FROM intentlog.partitions WHERE domain_id = d AND partition = p FOR UPDATE SKIP LOCKED;
+  IF NOT FOUND OR part.durable_rel <> cur.rel THEN
+    RETURN false;  -- another round is at it, or has just done it
   END IF;
   EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', part.durable_rel) INTO nonempty;
   IF NOT nonempty THEN
@@ -171,6 +173,16 @@ BEGIN
   RETURN dropped;
 END $$;
 
+-- Whether a relation holds any committed row: with an empty hot table a
+-- promotion round would only take a lock and an xid to do nothing.
+CREATE FUNCTION intentlog._has_rows(rel regclass)
+RETURNS boolean LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE found boolean;
+BEGIN
+  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', rel) INTO found;
+  RETURN found;
+END $$;
+
 CREATE FUNCTION intentlog.maintain()
 RETURNS TABLE (promoted bigint, rotated int, dropped int) LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
@@ -180,12 +192,13 @@ BEGIN
   promoted := 0; rotated := 0; dropped := 0;
   PERFORM intentlog._recover_after_crash();
   FOR part IN
-    SELECT p.domain_id, p.partition, d.durability, p.promoted_at + d.promote_after AS promote_due
+    SELECT p.domain_id, p.partition, p.hot_rel, d.durability, p.promoted_at + d.promote_after AS promote_due
       FROM intentlog.partitions p JOIN intentlog.domains d USING (domain_id)
      ORDER BY p.domain_id, p.partition
   LOOP
     -- Promote a little early so that the promote_after bound holds between rounds.
-    IF part.durability = 'staged' AND part.promote_due <= now() + interval '300 milliseconds' THEN
+    IF part.durability = 'staged' AND part.promote_due <= now() + interval '300 milliseconds'
+       AND intentlog._has_rows(part.hot_rel) THEN
       promoted := promoted + intentlog._promote(part.domain_id, part.partition);
     END IF;
     IF intentlog._rotate(part.domain_id, part.partition) THEN
