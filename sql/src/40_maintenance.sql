@@ -114,9 +114,11 @@ BEGIN
      AND cur.created_at > now() - dom.segment_age THEN
     RETURN false;
   END IF;
-  SELECT * INTO part FROM intentlog.partitions WHERE domain_id = d AND partition = p FOR UPDATE SKIP LOCKED;
-  IF NOT FOUND OR part.durable_rel <> cur.rel THEN
-    RETURN false;  -- another round is at it, or has just done it
+  -- Wait for a concurrent rotation rather than skip it: when this returns,
+  -- the partition's current segment is committed either way.
+  SELECT * INTO part FROM intentlog.partitions WHERE domain_id = d AND partition = p FOR UPDATE;
+  IF part.durable_rel <> cur.rel THEN
+    RETURN false;  -- another round has just done it
   END IF;
   EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', part.durable_rel) INTO nonempty;
   IF NOT nonempty THEN

@@ -48,16 +48,18 @@ void validate(const DomainEntry* d, const Intent& in) {
   }
 }
 
-// Takes the seq and inserts the row into the partition's hot relation. The
-// caller holds the key lock and the transaction has its xid.
-int64 insert_intent(DomainEntry* d, int partition, const Intent& in, Datum xid, TimestampTz now) {
-  PartitionTarget* t = lock_append_target(d, partition);
+constexpr int kColumns = 10;
+
+// Takes the seq of one intent and fills its row (kColumns values). The
+// caller holds the key lock and the partition's append target.
+int64 build_row(DomainEntry* d, PartitionTarget* t, int partition, const Intent& in, Datum xid, TimestampTz now,
+                Datum* values, bool* nulls) {
   // After the lock: a schema registered meanwhile has reloaded the entry, so
   // the version checked is the version stamped.
   int32 schema_version = in.payload != nullptr ? d->schema_version : 0;
   if (schema_version != 0 && d->validate_payloads) check_payload_schema(d, in.payload);
   int64 seq = nextval_internal(t->seq_rel, false);
-  Datum values[10] = {
+  const Datum v[kColumns] = {
       Int32GetDatum(partition),
       Int64GetDatum(seq),
       xid,
@@ -69,11 +71,27 @@ int64 insert_intent(DomainEntry* d, int partition, const Intent& in, Datum xid, 
       PointerGetDatum(in.headers),
       TimestampTzGetDatum(now),
   };
-  bool nulls[10] = {false, false, false, false, false, in.payload == nullptr, schema_version == 0,
-                    !in.has_expected_version, in.headers == nullptr, false};
-  insert_intent_row(t->hot_rel, t->indexes, values, nulls, 10);
-  wakeup_note_append(d->domain_id, partition);
+  const bool nn[kColumns] = {false, false, false, false, false, in.payload == nullptr, schema_version == 0,
+                             !in.has_expected_version, in.headers == nullptr, false};
+  memcpy(values, v, sizeof(v));
+  memcpy(nulls, nn, sizeof(nn));
   return seq;
+}
+
+// Appends intents in[order[0..count)] (all of one partition, in input
+// order) and stores each seq at seqs[order[i]].
+void append_group(DomainEntry* d, int partition, const Intent* in, const int* order, int count, Datum xid,
+                  TimestampTz now, int64* seqs) {
+  PartitionTarget* t = lock_append_target(d, partition);
+  Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kColumns * count));
+  bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kColumns * count));
+  for (int i = 0; i < count; ++i)
+    seqs[order[i]] =
+        build_row(d, t, partition, in[order[i]], xid, now, values + i * kColumns, nulls + i * kColumns);
+  insert_intent_rows(t->hot_rel, t->indexes, values, nulls, kColumns, count);
+  wakeup_note_append(d->domain_id, partition);
+  pfree(values);
+  pfree(nulls);
 }
 
 // The transaction's top-level xid, taken before any seq (the read path's
@@ -124,7 +142,9 @@ PGDLLEXPORT Datum intentlog_intent_append(PG_FUNCTION_ARGS) {
                                           d->partitions);
   lock_key(d->domain_id, key_lock_hash(VARDATA_ANY(in.key), VARSIZE_ANY_EXHDR(in.key)));
   Datum xid = top_xid8();
-  int64 seq = insert_intent(d, partition, in, xid, GetCurrentTimestamp());
+  int order = 0;
+  int64 seq = 0;
+  append_group(d, partition, &in, &order, 1, xid, GetCurrentTimestamp(), &seq);
   SPI_finish();
 
   Datum values[2] = {Int32GetDatum(partition), Int64GetDatum(seq)};
@@ -188,11 +208,25 @@ PGDLLEXPORT Datum intentlog_intent_append_batch(PG_FUNCTION_ARGS) {
 
   Datum xid = top_xid8();
   TimestampTz now = GetCurrentTimestamp();
+  // One pass per partition, in input order within it (seqs of a key follow
+  // the input), so each partition's rows go in with one multi-insert.
+  int* partitions = static_cast<int*>(palloc(sizeof(int) * (n > 0 ? n : 1)));
+  int* order = static_cast<int*>(palloc(sizeof(int) * (n > 0 ? n : 1)));
+  int64* seqs = static_cast<int64*>(palloc(sizeof(int64) * (n > 0 ? n : 1)));
   for (int i = 0; i < n; ++i) {
-    int partition = intentlog::partition_of(
-        std::string_view(VARDATA_ANY(in[i].key), VARSIZE_ANY_EXHDR(in[i].key)), d->partitions);
-    int64 seq = insert_intent(d, partition, in[i], xid, now);
-    Datum values[2] = {Int32GetDatum(partition), Int64GetDatum(seq)};
+    partitions[i] = intentlog::partition_of(std::string_view(VARDATA_ANY(in[i].key), VARSIZE_ANY_EXHDR(in[i].key)),
+                                            d->partitions);
+    order[i] = i;
+  }
+  std::stable_sort(order, order + n, [partitions](int a, int b) { return partitions[a] < partitions[b]; });
+  for (int start = 0; start < n;) {
+    int end = start;
+    while (end < n && partitions[order[end]] == partitions[order[start]]) ++end;
+    append_group(d, partitions[order[start]], in, order + start, end - start, xid, now, seqs);
+    start = end;
+  }
+  for (int i = 0; i < n; ++i) {
+    Datum values[2] = {Int32GetDatum(partitions[i]), Int64GetDatum(seqs[i])};
     bool nulls[2] = {false, false};
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   }

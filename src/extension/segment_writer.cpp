@@ -5,6 +5,7 @@ extern "C" {
 #include "access/heapam.h"
 #include "access/table.h"
 #include "catalog/index.h"
+#include "executor/tuptable.h"
 #include "utils/rel.h"
 }
 
@@ -42,10 +43,11 @@ SegmentIndexes load_segment_indexes(Oid relid, MemoryContext cxt) {
   return out;
 }
 
-void insert_intent_row(Oid relid, const SegmentIndexes& indexes, const Datum* values, const bool* nulls,
-                       int nvalues) {
-  Relation rel = table_open(relid, NoLock);  // the caller holds RowExclusiveLock
-  TupleDesc desc = RelationGetDescr(rel);
+namespace {
+
+// A heap tuple of the relation's shape: the intent's columns, then NULL for
+// any column a DBA added to the domain table.
+HeapTuple form_row(TupleDesc desc, const Datum* values, const bool* nulls, int nvalues) {
   int natts = desc->natts;
   Datum* v = static_cast<Datum*>(palloc(sizeof(Datum) * natts));
   bool* n = static_cast<bool*>(palloc(sizeof(bool) * natts));
@@ -55,25 +57,70 @@ void insert_intent_row(Oid relid, const SegmentIndexes& indexes, const Datum* va
     n[i] = have ? nulls[i] : true;
   }
   HeapTuple tuple = heap_form_tuple(desc, v, n);
-  heap_insert(rel, tuple, GetCurrentCommandId(true), 0, nullptr);
+  pfree(v);
+  pfree(n);
+  return tuple;
+}
 
+// Index entries for rows already in the heap at tids[i].
+void insert_index_entries(Relation rel, const SegmentIndexes& indexes, HeapTuple* tuples, ItemPointer* tids,
+                          int nrows) {
+  TupleDesc desc = RelationGetDescr(rel);
   for (int i = 0; i < indexes.count; ++i) {
     Relation irel = index_open(indexes.oids[i], RowExclusiveLock);
     IndexInfo* info = indexes.infos[i];
-    Datum key_values[INDEX_MAX_KEYS];
-    bool key_nulls[INDEX_MAX_KEYS];
-    for (int k = 0; k < info->ii_NumIndexAttrs; ++k) {
-      AttrNumber att = info->ii_IndexAttrNumbers[k];
-      key_values[k] = heap_getattr(tuple, att, desc, &key_nulls[k]);
-    }
     // The primary key on seq is checked for uniqueness as the executor would.
-    (void)index_insert(irel, key_values, key_nulls, &tuple->t_self, rel,
-                       irel->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO, false, info);
+    IndexUniqueCheck check = irel->rd_index->indisunique ? UNIQUE_CHECK_YES : UNIQUE_CHECK_NO;
+    for (int r = 0; r < nrows; ++r) {
+      Datum key_values[INDEX_MAX_KEYS];
+      bool key_nulls[INDEX_MAX_KEYS];
+      for (int k = 0; k < info->ii_NumIndexAttrs; ++k)
+        key_values[k] = heap_getattr(tuples[r], info->ii_IndexAttrNumbers[k], desc, &key_nulls[k]);
+      (void)index_insert(irel, key_values, key_nulls, tids[r], rel, check, false, info);
+    }
     index_close(irel, NoLock);
   }
+}
+
+}  // namespace
+
+void insert_intent_row(Oid relid, const SegmentIndexes& indexes, const Datum* values, const bool* nulls,
+                       int nvalues) {
+  Relation rel = table_open(relid, NoLock);  // the caller holds RowExclusiveLock
+  HeapTuple tuple = form_row(RelationGetDescr(rel), values, nulls, nvalues);
+  heap_insert(rel, tuple, GetCurrentCommandId(true), 0, nullptr);
+  ItemPointer tid = &tuple->t_self;
+  insert_index_entries(rel, indexes, &tuple, &tid, 1);
   heap_freetuple(tuple);
-  pfree(v);
-  pfree(n);
+  table_close(rel, NoLock);
+}
+
+void insert_intent_rows(Oid relid, const SegmentIndexes& indexes, const Datum* values, const bool* nulls, int nvalues,
+                        int nrows) {
+  if (nrows == 1) {
+    insert_intent_row(relid, indexes, values, nulls, nvalues);
+    return;
+  }
+  Relation rel = table_open(relid, NoLock);  // the caller holds RowExclusiveLock
+  TupleDesc desc = RelationGetDescr(rel);
+  auto** slots = static_cast<TupleTableSlot**>(palloc(sizeof(TupleTableSlot*) * nrows));
+  auto** tuples = static_cast<HeapTuple*>(palloc(sizeof(HeapTuple) * nrows));
+  auto** tids = static_cast<ItemPointer*>(palloc(sizeof(ItemPointer) * nrows));
+  for (int r = 0; r < nrows; ++r) {
+    tuples[r] = form_row(desc, values + r * nvalues, nulls + r * nvalues, nvalues);
+    slots[r] = MakeSingleTupleTableSlot(desc, &TTSOpsHeapTuple);
+    ExecStoreHeapTuple(tuples[r], slots[r], false);
+  }
+  heap_multi_insert(rel, slots, nrows, GetCurrentCommandId(true), 0, nullptr);
+  for (int r = 0; r < nrows; ++r) tids[r] = &slots[r]->tts_tid;
+  insert_index_entries(rel, indexes, tuples, tids, nrows);
+  for (int r = 0; r < nrows; ++r) {
+    ExecDropSingleTupleTableSlot(slots[r]);
+    heap_freetuple(tuples[r]);
+  }
+  pfree(slots);
+  pfree(tuples);
+  pfree(tids);
   table_close(rel, NoLock);
 }
 

@@ -31,4 +31,10 @@ SegmentIndexes load_segment_indexes(Oid relid, MemoryContext cxt);
 // locked with RowExclusiveLock, and into each of its indexes.
 void insert_intent_row(Oid relid, const SegmentIndexes& indexes, const Datum* values, const bool* nulls, int nvalues);
 
+// Inserts `nrows` rows (row i's values at values[i * nvalues ...]) with one
+// heap multi-insert (one WAL record per heap page, as COPY does), then their
+// index entries.
+void insert_intent_rows(Oid relid, const SegmentIndexes& indexes, const Datum* values, const bool* nulls, int nvalues,
+                        int nrows);
+
 }  // namespace intentlog::pg
