@@ -634,7 +634,7 @@ void Coordinator::on_nack(std::uint64_t sid, const v1::Nack& nack) {
 
 // ------------------------------------------------------------------ wake-ups
 
-void Coordinator::on_notify(const std::string& domain, int partition) {
+void Coordinator::on_wakeup(const std::string& domain, int partition) {
   for (auto& [key, gd] : gds_) {
     if (key.second != domain) continue;
     auto it = gd->streams.find(partition);

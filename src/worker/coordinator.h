@@ -54,8 +54,8 @@ class Coordinator {
   void on_nack(std::uint64_t sid, const v1::Nack& nack);
   void on_closed(std::uint64_t sid);
 
-  // From the NotifyListener.
-  void on_notify(const std::string& domain, int partition);
+  // From the WakeupListener.
+  void on_wakeup(const std::string& domain, int partition);
   void on_listener_reconnect();
 
  private:

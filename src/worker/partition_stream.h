@@ -44,7 +44,7 @@ struct PartitionStream {
   bool starting = false;  // that query is running
   bool fetching = false;
   std::size_t avg_event_bytes = 512;  // running estimate, sizes fetches to the byte bound
-  bool dirty = true;                  // rows may be waiting: a NOTIFY, a poll, or the last fetch was full
+  bool dirty = true;                  // rows may be waiting: a wake-up, a poll, or the last fetch was full
   Clock::time_point retry_at{};       // after a failed fetch or start
   Clock::time_point fetch_warned_at{};
 

@@ -1,4 +1,4 @@
-#include "worker/notify_listener.h"
+#include "worker/wakeup_listener.h"
 
 #include <spdlog/spdlog.h>
 
@@ -11,9 +11,11 @@
 namespace intentlog {
 namespace {
 
+constexpr int kWaitMs = 500;  // bounds how long stop() waits for the thread
+
 class Receiver : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection_base& c, asio::io_context& io, const NotifyListener::OnNotify& cb)
+  Receiver(pqxx::connection_base& c, asio::io_context& io, const WakeupListener::OnWakeup& cb)
       : pqxx::notification_receiver(c, "intentlog"), io_(io), cb_(cb) {}
   void operator()(const std::string& payload, int) override {
     std::string domain;
@@ -24,7 +26,7 @@ class Receiver : public pqxx::notification_receiver {
 
  private:
   asio::io_context& io_;
-  const NotifyListener::OnNotify& cb_;
+  const WakeupListener::OnWakeup& cb_;
 };
 
 }  // namespace
@@ -40,43 +42,69 @@ bool parse_notify_payload(const std::string& payload, std::string* domain, int* 
   return true;
 }
 
-NotifyListener::NotifyListener(asio::io_context& io, std::string conninfo, OnNotify on_notify, OnReconnect on_reconnect)
+WakeupListener::WakeupListener(asio::io_context& io, std::string conninfo, OnWakeup on_wakeup, OnReconnect on_reconnect)
     : io_(io),
       conninfo_(std::move(conninfo)),
-      on_notify_(std::move(on_notify)),
+      on_wakeup_(std::move(on_wakeup)),
       on_reconnect_(std::move(on_reconnect)) {}
 
-NotifyListener::~NotifyListener() { stop(); }
+WakeupListener::~WakeupListener() { stop(); }
 
-void NotifyListener::start() {
+void WakeupListener::start() {
   thread_ = std::thread([this] { loop(); });
 }
 
-void NotifyListener::stop() {
+void WakeupListener::stop() {
   stopping_ = true;
   if (thread_.joinable()) thread_.join();
 }
 
-void NotifyListener::loop() {
+void WakeupListener::loop() {
   bool first = true;
   while (!stopping_) {
     try {
       pqxx::connection conn(conninfo_);
-      Receiver receiver(conn, io_, on_notify_);
-      conn.get_notifs();  // runs the LISTEN now, not at the first wait
-      if (!first) {
-        spdlog::info("event=listen_reconnected");
-        asio::post(io_, on_reconnect_);
+      bool has_wait = false;
+      {
+        pqxx::nontransaction tx(conn);
+        has_wait = !tx.exec("SELECT to_regprocedure('intentlog.wait_for_intents(bigint,int)')")[0][0].is_null();
       }
+      spdlog::info("event=wakeup_connected mechanism={}", has_wait ? "wait_for_intents" : "listen");
+      if (!first) asio::post(io_, on_reconnect_);
       first = false;
-      // Short waits so that stop() is noticed quickly.
-      while (!stopping_) conn.await_notification(0, 200000);
+      if (has_wait) {
+        wait_loop(conn);
+      } else {
+        listen_loop(conn);
+      }
     } catch (const std::exception& e) {
       first = false;
-      spdlog::warn("event=listen_failed error={}", q(e.what()));
+      spdlog::warn("event=wakeup_failed error={}", q(e.what()));
       for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
+}
+
+void WakeupListener::wait_loop(pqxx::connection& conn) {
+  conn.prepare("wait", "SELECT tick, domain, partition FROM intentlog.wait_for_intents($1, $2)");
+  std::int64_t since = 0;
+  while (!stopping_) {
+    pqxx::nontransaction tx(conn);
+    const pqxx::result rows = tx.exec_prepared("wait", since, kWaitMs);
+    for (const auto& r : rows) {
+      since = std::max(since, r[0].as<std::int64_t>());
+      if (r[1].is_null() || r[2].is_null()) continue;
+      asio::post(io_, [cb = on_wakeup_, domain = r[1].as<std::string>(), partition = r[2].as<int>()] {
+        cb(domain, partition);
+      });
+    }
+  }
+}
+
+void WakeupListener::listen_loop(pqxx::connection& conn) {
+  Receiver receiver(conn, io_, on_wakeup_);
+  conn.get_notifs();  // runs the LISTEN now, not at the first wait
+  while (!stopping_) conn.await_notification(0, kWaitMs * 1000);
 }
 
 }  // namespace intentlog

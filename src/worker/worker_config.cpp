@@ -48,7 +48,7 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
   --max-credit N         largest outstanding credit of a connection (default: 100000)
   --idle-timeout-ms N    close connections silent this long (default: 30000)
   --heartbeat-ms N       heartbeat interval (default: 5000)
-  --poll-ms N            poll interval when no NOTIFY arrives (default: 500)
+  --poll-ms N            poll interval, a fallback for missed wake-ups (default: 500)
   --commit-interval-ms N how often acknowledged cursors are committed (default: 100)
   --lease-ttl-ms N       partition lease time; renewed every third of it (default: 10000)
   --nack-backoff-ms N    first redelivery delay after a nack, doubled per attempt (default: 1000)

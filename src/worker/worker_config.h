@@ -37,7 +37,7 @@ struct WorkerConfig {
   std::chrono::milliseconds heartbeat{5000};
 
   // Timing.
-  std::chrono::milliseconds poll{500};  // fallback when no NOTIFY arrives
+  std::chrono::milliseconds poll{500};  // fallback for missed wake-ups
   std::chrono::milliseconds commit_interval{100};
   std::chrono::milliseconds lease_ttl{10000};    // renewed every ttl/3
   std::chrono::milliseconds nack_backoff{1000};  // doubled per attempt

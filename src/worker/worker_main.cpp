@@ -11,7 +11,7 @@
 #include "worker/coordinator.h"
 #include "worker/db_pool.h"
 #include "worker/log_fields.h"
-#include "worker/notify_listener.h"
+#include "worker/wakeup_listener.h"
 #include "worker/server.h"
 #include "worker/worker_config.h"
 
@@ -63,8 +63,8 @@ int main(int argc, char** argv) {
   DbPool db(io, cfg.db, cfg.db_connections);
   Coordinator coordinator(io, cfg, db);
   Server server(io, cfg, coordinator);
-  NotifyListener listener(
-      io, cfg.db, [&](const std::string& d, int p) { coordinator.on_notify(d, p); },
+  WakeupListener listener(
+      io, cfg.db, [&](const std::string& d, int p) { coordinator.on_wakeup(d, p); },
       [&] { coordinator.on_listener_reconnect(); });
   try {
     server.open();

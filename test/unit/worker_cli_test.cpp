@@ -7,7 +7,7 @@
 
 #include "worker/endpoint.h"
 #include "worker/event_format.h"
-#include "worker/notify_listener.h"
+#include "worker/wakeup_listener.h"
 #include "worker/worker_config.h"
 
 namespace intentlog {
