@@ -29,7 +29,7 @@ PG_CPPFLAGS = -Isrc
 PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register -MMD -MP
 SHLIB_LINK  = -lstdc++ -lprotobuf
 
-REGRESS      = setup append fetch errors staged schemas
+REGRESS      = setup append fetch errors staged schemas delivery
 REGRESS_OPTS = --inputdir=test/regress --outputdir=build/regress
 
 # No JIT bitcode: it would need clang, and the append path gains nothing from it.

@@ -1,0 +1,734 @@
+-- Delivery bookkeeping (DESIGN.md, "Delivery"): retries with backoff, intents
+-- parked behind a retrying one of their key, and dead letters. All of it is
+-- per consumer group, in plain logged tables, so it survives worker and
+-- server crashes and a DBA can read and repair it with psql.
+--
+-- The life of an intent whose delivery fails, for one consumer group:
+--
+--   fetched ─ delivered ─ acked                         (the common case: no row here)
+--      │
+--      ├ failed (nack, ack timeout, state not resolved) ─▶ retries (attempt n+1, next_attempt_at)
+--      │     due ─▶ delivered again ─▶ acked: row deleted, the key's next parked intent is due
+--      │     failed for the max_attempts-th time ─▶ dead_letters
+--      │
+--      └ its key holds a retry or parked intents ─▶ parked (seq order), due once it is first of its
+--            key and the key has no retry
+--
+-- Each table keeps a copy of the intent, so retention may drop the segments
+-- it came from once the group's cursor has passed them. The worker moves the
+-- cursor on as soon as a failed intent (and the intents of its key that it
+-- held in memory) are recorded here: other keys of the partition never wait.
+--
+-- Every function that changes the state of a partition's keys takes a
+-- transaction-scoped advisory lock on (group, domain, partition), so the
+-- decision "is this key held back?" and the change it leads to are atomic.
+
+CREATE TABLE intentlog.retries (
+  group_name       text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+  domain_id        int NOT NULL,
+  partition        int NOT NULL,
+  seq              bigint NOT NULL,
+  key              text NOT NULL,
+  attempt          int NOT NULL CHECK (attempt >= 2),  -- number of the next delivery attempt
+  next_attempt_at  timestamptz NOT NULL,
+  last_error       text NOT NULL,
+  errors           jsonb NOT NULL DEFAULT '[]',         -- [{attempt, error, at}], oldest first
+  first_failed_at  timestamptz NOT NULL DEFAULT now(),
+  delivering_until timestamptz,                         -- claimed by a worker until then (in flight)
+  -- the intent
+  op               text NOT NULL,
+  payload          bytea,
+  schema_version   int,
+  expected_version bigint,
+  headers          jsonb,
+  appended_at      timestamptz NOT NULL,
+  PRIMARY KEY (group_name, domain_id, partition, seq),
+  FOREIGN KEY (domain_id, partition) REFERENCES intentlog.partitions ON DELETE CASCADE
+);
+CREATE INDEX ON intentlog.retries (group_name, domain_id, partition, key);
+CREATE INDEX ON intentlog.retries (next_attempt_at);
+COMMENT ON TABLE intentlog.retries IS
+  'Intents whose delivery to a consumer group failed and will be tried again at next_attempt_at (exponential backoff with jitter between the domain''s base_backoff and max_backoff). attempt is the number of the next delivery; after max_attempts failures the intent moves to intentlog.dead_letters. Later intents of the key wait in intentlog.parked.';
+
+CREATE TABLE intentlog.parked (
+  group_name       text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+  domain_id        int NOT NULL,
+  partition        int NOT NULL,
+  seq              bigint NOT NULL,
+  key              text NOT NULL,
+  parked_at        timestamptz NOT NULL DEFAULT now(),
+  reason           text NOT NULL,
+  errors           jsonb NOT NULL DEFAULT '[]',  -- history of a redriven dead letter, else empty
+  delivering_until timestamptz,                  -- claimed by a worker until then (in flight)
+  -- the intent
+  op               text NOT NULL,
+  payload          bytea,
+  schema_version   int,
+  expected_version bigint,
+  headers          jsonb,
+  appended_at      timestamptz NOT NULL,
+  PRIMARY KEY (group_name, domain_id, partition, seq),
+  FOREIGN KEY (domain_id, partition) REFERENCES intentlog.partitions ON DELETE CASCADE
+);
+CREATE INDEX ON intentlog.parked (group_name, domain_id, partition, key, seq);
+COMMENT ON TABLE intentlog.parked IS
+  'Intents held back for a consumer group because an earlier intent of their key is being retried (or was redriven). Delivered in seq order per key: the first parked intent of a key becomes due once the key has no row in intentlog.retries.';
+
+CREATE TABLE intentlog.dead_letters (
+  dead_letter_id   bigserial PRIMARY KEY,
+  group_name       text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+  domain_id        int NOT NULL,
+  partition        int NOT NULL,
+  seq              bigint NOT NULL,
+  key              text NOT NULL,
+  attempts         int NOT NULL,             -- deliveries that failed (0: dead-lettered with its key)
+  last_error       text,
+  errors           jsonb NOT NULL DEFAULT '[]',
+  reason           text NOT NULL,
+  dead_at          timestamptz NOT NULL DEFAULT now(),
+  -- the intent
+  op               text NOT NULL,
+  payload          bytea,
+  schema_version   int,
+  expected_version bigint,
+  headers          jsonb,
+  appended_at      timestamptz NOT NULL,
+  UNIQUE (group_name, domain_id, partition, seq),
+  FOREIGN KEY (domain_id, partition) REFERENCES intentlog.partitions ON DELETE CASCADE
+);
+CREATE INDEX ON intentlog.dead_letters (domain_id, key);
+COMMENT ON TABLE intentlog.dead_letters IS
+  'Intents a consumer group gave up on: max_attempts deliveries failed (errors holds each attempt''s error), or an earlier intent of the key died and the domain''s on_dead_letter is dead_letter_key. Put them back with intentlog.redrive(), remove them with intentlog.discard().';
+
+SELECT pg_catalog.pg_extension_config_dump('intentlog.retries', '');
+SELECT pg_catalog.pg_extension_config_dump('intentlog.parked', '');
+SELECT pg_catalog.pg_extension_config_dump('intentlog.dead_letters', '');
+SELECT pg_catalog.pg_extension_config_dump('intentlog.dead_letters_dead_letter_id_seq', '');
+
+GRANT SELECT ON intentlog.retries, intentlog.parked, intentlog.dead_letters TO intentlog_admin, intentlog_consumer;
+
+-- ---------------------------------------------------------------------------
+-- Internal helpers
+
+-- The delay before the next attempt after attempt `attempt` failed:
+-- base * 2^(attempt-1), capped at max, scaled by 0.5 + jitter/2 ("equal
+-- jitter": workers that failed together do not retry together, yet the
+-- delay still grows with every attempt and never exceeds max).
+CREATE FUNCTION intentlog._backoff(base interval, max interval, attempt int, jitter float8)
+RETURNS interval LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT make_interval(secs => least(extract(epoch FROM $2)::float8,
+                                     extract(epoch FROM $1)::float8 * power(2::float8, least(greatest($3, 1), 64) - 1))
+                               * (0.5 + 0.5 * least(greatest($4, 0), 1)))
+$$;
+COMMENT ON FUNCTION intentlog._backoff(interval, interval, int, float8) IS
+  'Retry delay after failed attempt n: least(max, base * 2^(n-1)) * (0.5 + jitter/2), jitter in [0, 1]. Grows with n, bounded by max.';
+
+-- Validates the common arguments of the delivery functions and returns the
+-- domain's settings. Raises with a clear message and SQLSTATE.
+CREATE FUNCTION intentlog._delivery_domain(group_name text, domain text, partitions int[])
+RETURNS intentlog.domains LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  dom intentlog.domains%ROWTYPE;
+  d int;
+  bad int;
+BEGIN
+  IF group_name IS NULL THEN
+    RAISE EXCEPTION 'group_name must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF group_name !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
+    RAISE EXCEPTION 'invalid consumer group name "%"', group_name USING ERRCODE = 'invalid_name',
+      DETAIL = 'Group names are 1 to 128 characters: letters, digits, ''_'', ''.'', '':'' and ''-''.';
+  END IF;
+  d := intentlog._domain_id(domain);
+  SELECT * INTO dom FROM intentlog.domains x WHERE x.domain_id = d;
+  IF partitions IS NULL OR array_position(partitions, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'partition must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT x INTO bad FROM unnest(partitions) AS x WHERE x < 0 OR x >= dom.partitions LIMIT 1;
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'domain "%" has no partition %', domain, bad USING ERRCODE = 'invalid_parameter_value',
+      DETAIL = format('Its partitions are 0 to %s.', dom.partitions - 1);
+  END IF;
+  RETURN dom;
+END $$;
+
+CREATE FUNCTION intentlog._delivery_lock(g text, d int, p int)
+RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+  SELECT pg_advisory_xact_lock(hashtext('intentlog.delivery'), hashtext($1 || '/' || $2::text || '/' || $3::text))
+$$;
+
+-- Whether the key has intents held for the group: a retry or parked intents
+-- (and, with on_dead_letter = dead_letter_key, dead letters).
+CREATE FUNCTION intentlog._key_held(g text, d int, p int, k text, dead_letters_hold boolean)
+RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT EXISTS (SELECT 1 FROM intentlog.retries r
+                  WHERE r.group_name = $1 AND r.domain_id = $2 AND r.partition = $3 AND r.key = $4)
+      OR EXISTS (SELECT 1 FROM intentlog.parked r
+                  WHERE r.group_name = $1 AND r.domain_id = $2 AND r.partition = $3 AND r.key = $4)
+      OR ($5 AND EXISTS (SELECT 1 FROM intentlog.dead_letters r
+                          WHERE r.group_name = $1 AND r.domain_id = $2 AND r.partition = $3 AND r.key = $4))
+$$;
+
+-- The intent (d, p, s) as stored in its partition (all segments, and the hot
+-- table of a staged domain).
+CREATE FUNCTION intentlog._intent(d int, p int, s bigint,
+                                  OUT key text, OUT op text, OUT payload bytea, OUT schema_version int,
+                                  OUT expected_version bigint, OUT headers jsonb, OUT appended_at timestamptz)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  rel regclass;
+  found_it boolean := false;
+BEGIN
+  SELECT x.parent_rel INTO rel FROM intentlog.partitions x WHERE x.domain_id = d AND x.partition = p;
+  EXECUTE format('SELECT true, t.key, t.op, t.payload, t.schema_version, t.expected_version, t.headers, t.appended_at
+                    FROM %s t WHERE t.seq = $1', rel)
+     INTO found_it, key, op, payload, schema_version, expected_version, headers, appended_at USING s;
+  IF found_it IS NOT TRUE THEN
+    RAISE EXCEPTION 'partition % of domain "%" has no intent with seq %', p,
+      (SELECT x.name FROM intentlog.domains x WHERE x.domain_id = d), s
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass the seq of a fetched intent (it may have been dropped by retention).';
+  END IF;
+END $$;
+
+-- Holds intent s (key k) back behind its key: parked, or, when the key has
+-- dead letters under on_dead_letter = dead_letter_key, dead-lettered at once.
+-- Returns 'parked' or 'dead_letter'. The caller holds the partition lock.
+CREATE FUNCTION intentlog._hold(g text, dom intentlog.domains, p int, s bigint, k text, why text, history jsonb)
+RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  i record;
+  dead_key boolean;
+BEGIN
+  SELECT * INTO i FROM intentlog._intent(dom.domain_id, p, s);
+  IF i.key IS DISTINCT FROM k THEN
+    RAISE EXCEPTION 'intent % of partition % of domain "%" has key %, not %', s, p, dom.name,
+      quote_literal(i.key), quote_literal(k) USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  dead_key := dom.on_dead_letter = 'dead_letter_key'
+              AND NOT EXISTS (SELECT 1 FROM intentlog.retries r
+                               WHERE r.group_name = g AND r.domain_id = dom.domain_id AND r.partition = p AND r.key = k)
+              AND EXISTS (SELECT 1 FROM intentlog.dead_letters x
+                           WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = k);
+  IF dead_key THEN
+    INSERT INTO intentlog.dead_letters (group_name, domain_id, partition, seq, key, attempts, last_error, errors, reason,
+                                        op, payload, schema_version, expected_version, headers, appended_at)
+    VALUES (g, dom.domain_id, p, s, k, 0, NULL, history,
+            'an earlier intent of the key is a dead letter (on_dead_letter = dead_letter_key)',
+            i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at);
+    RETURN 'dead_letter';
+  END IF;
+  INSERT INTO intentlog.parked (group_name, domain_id, partition, seq, key, reason, errors,
+                                op, payload, schema_version, expected_version, headers, appended_at)
+  VALUES (g, dom.domain_id, p, s, k, why, history,
+          i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at);
+  RETURN 'parked';
+END $$;
+
+-- ---------------------------------------------------------------------------
+-- The worker's functions (intentlog_consumer)
+
+CREATE FUNCTION intentlog.park(group_name text, domain text, partition int, seqs bigint[], keys text[])
+RETURNS TABLE (seq bigint, held text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  dom intentlog.domains%ROWTYPE;
+  g text := park.group_name;
+  p int := park.partition;
+  r record;
+BEGIN
+  dom := intentlog._delivery_domain(g, domain, ARRAY[p]);
+  IF seqs IS NULL OR keys IS NULL THEN
+    RAISE EXCEPTION 'seqs and keys must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF cardinality(seqs) <> cardinality(keys) THEN
+    RAISE EXCEPTION 'seqs and keys must have the same length (% and %)', cardinality(seqs), cardinality(keys)
+      USING ERRCODE = 'array_subscript_error';
+  END IF;
+  IF array_position(seqs, NULL) IS NOT NULL OR array_position(keys, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'seqs and keys must not contain nulls' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF cardinality(seqs) > 100000 THEN
+    RAISE EXCEPTION 'at most 100000 intents per call, got %', cardinality(seqs) USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  -- Fast path: nothing of this partition is held for the group.
+  IF NOT EXISTS (SELECT 1 FROM intentlog.retries x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p)
+     AND NOT EXISTS (SELECT 1 FROM intentlog.parked x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p)
+     AND NOT EXISTS (SELECT 1 FROM intentlog.dead_letters x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p)
+  THEN
+    RETURN;
+  END IF;
+  PERFORM intentlog._delivery_lock(g, dom.domain_id, p);
+  FOR r IN SELECT DISTINCT ON (u.s) u.s, u.k FROM unnest(seqs, keys) AS u(s, k) ORDER BY u.s LOOP
+    seq := r.s;
+    IF EXISTS (SELECT 1 FROM intentlog.retries x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = r.s)
+       OR EXISTS (SELECT 1 FROM intentlog.parked x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = r.s)
+       OR EXISTS (SELECT 1 FROM intentlog.dead_letters x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = r.s)
+    THEN
+      -- Fetched again after a worker restart: it is already being dealt with.
+      held := 'already_held';
+      RETURN NEXT;
+    ELSIF intentlog._key_held(g, dom.domain_id, p, r.k, dom.on_dead_letter = 'dead_letter_key') THEN
+      held := intentlog._hold(g, dom, p, r.s, r.k, 'an earlier intent of the key is held back', '[]');
+      RETURN NEXT;
+    END IF;
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION intentlog.park(text, text, int, bigint[], text[]) IS
+  'The worker calls it with each fetched batch (seqs with their keys) before delivering: returns the intents it must not deliver now, with why: parked (an earlier intent of the key is retried or parked), dead_letter (the key has dead letters and on_dead_letter = dead_letter_key), already_held (already a retry, parked or dead letter: fetched again after a restart). Intents not returned are delivered as usual.';
+
+CREATE FUNCTION intentlog.record_failure(
+  group_name          text,
+  domain              text,
+  partition           int,
+  seq                 bigint,
+  error               text,
+  attempt             int DEFAULT NULL,
+  followers           bigint[] DEFAULT NULL,
+  OUT outcome         text,
+  OUT failed_attempts int,
+  OUT next_attempt_at timestamptz,
+  OUT dead_letter_id  bigint)
+RETURNS record LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  dom intentlog.domains%ROWTYPE;
+  g text := record_failure.group_name;
+  p int := record_failure.partition;
+  s bigint := record_failure.seq;
+  err text;
+  rt intentlog.retries%ROWTYPE;
+  pk intentlog.parked%ROWTYPE;
+  i record;
+  k text;
+  history jsonb;
+  f bigint;
+  fk text;
+BEGIN
+  dom := intentlog._delivery_domain(g, domain, ARRAY[p]);
+  IF s IS NULL OR error IS NULL THEN
+    RAISE EXCEPTION 'seq and error must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF attempt IS NOT NULL AND attempt < 1 THEN
+    RAISE EXCEPTION 'attempt must be at least 1, got %', attempt USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF followers IS NOT NULL AND array_position(followers, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'followers must not contain nulls' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF cardinality(followers) > 100000 THEN
+    RAISE EXCEPTION 'at most 100000 followers per call, got %', cardinality(followers) USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  err := left(error, 1000);  -- bounded: the history keeps one per attempt
+  PERFORM intentlog._delivery_lock(g, dom.domain_id, p);
+
+  SELECT * INTO rt FROM intentlog.retries x
+   WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s FOR UPDATE;
+  IF FOUND THEN
+    k := rt.key;
+    IF attempt IS NOT NULL AND attempt <> rt.attempt THEN
+      outcome := 'stale';  -- a late report about an attempt already accounted for
+      failed_attempts := rt.attempt - 1;
+      next_attempt_at := rt.next_attempt_at;
+    ELSE
+      failed_attempts := rt.attempt;
+      history := rt.errors;
+      i := rt;
+    END IF;
+  ELSE
+    SELECT * INTO pk FROM intentlog.parked x
+     WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s FOR UPDATE;
+    IF FOUND THEN
+      k := pk.key;
+      failed_attempts := coalesce(attempt, 1);
+      history := pk.errors;
+      i := pk;
+      DELETE FROM intentlog.parked x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s;
+    ELSIF EXISTS (SELECT 1 FROM intentlog.dead_letters x
+                   WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s) THEN
+      outcome := 'stale';  -- already a dead letter
+      SELECT x.attempts, x.dead_letter_id INTO failed_attempts, dead_letter_id FROM intentlog.dead_letters x
+       WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s;
+    ELSE
+      -- First failure of a freshly fetched intent.
+      SELECT * INTO i FROM intentlog._intent(dom.domain_id, p, s);
+      k := i.key;
+      IF EXISTS (SELECT 1 FROM intentlog.retries x
+                  WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = k) THEN
+        -- Another intent of the key is retried already (a redrive raced the
+        -- delivery): keep one retry per key, this one waits behind it.
+        outcome := intentlog._hold(g, dom, p, s, k, 'an earlier intent of the key is held back', '[]');
+      ELSE
+        failed_attempts := coalesce(attempt, 1);
+        history := '[]';
+      END IF;
+    END IF;
+  END IF;
+
+  IF outcome IS NULL THEN
+    history := history || jsonb_build_array(jsonb_build_object('attempt', failed_attempts, 'error', err, 'at', now()));
+    IF jsonb_array_length(history) > 100 THEN
+      history := jsonb_path_query_array(history, '$[last - 99 to last]');
+    END IF;
+    DELETE FROM intentlog.retries x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s;
+    IF failed_attempts >= dom.max_attempts THEN
+      INSERT INTO intentlog.dead_letters AS x (group_name, domain_id, partition, seq, key, attempts, last_error, errors,
+                                               reason, op, payload, schema_version, expected_version, headers, appended_at)
+      VALUES (g, dom.domain_id, p, s, k, failed_attempts, err, history,
+              format('delivery failed %s times (max_attempts = %s)', failed_attempts, dom.max_attempts),
+              i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at)
+      RETURNING x.dead_letter_id INTO dead_letter_id;
+      outcome := 'dead_letter';
+      IF dom.on_dead_letter = 'dead_letter_key' THEN
+        -- The key's parked intents die with it, in order.
+        WITH gone AS (
+          DELETE FROM intentlog.parked x
+           WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = k
+          RETURNING x.*)
+        INSERT INTO intentlog.dead_letters (group_name, domain_id, partition, seq, key, attempts, last_error, errors,
+                                            reason, op, payload, schema_version, expected_version, headers, appended_at)
+        SELECT gone.group_name, gone.domain_id, gone.partition, gone.seq, gone.key, 0, NULL, gone.errors,
+               format('intent %s of the key is a dead letter (on_dead_letter = dead_letter_key)', s),
+               gone.op, gone.payload, gone.schema_version, gone.expected_version, gone.headers, gone.appended_at
+          FROM gone ORDER BY gone.seq;
+      END IF;
+      -- on_dead_letter = continue: the key's first parked intent is due now.
+    ELSE
+      next_attempt_at := now() + intentlog._backoff(dom.base_backoff, dom.max_backoff, failed_attempts, random());
+      INSERT INTO intentlog.retries (group_name, domain_id, partition, seq, key, attempt, next_attempt_at, last_error,
+                                     errors, first_failed_at, op, payload, schema_version, expected_version, headers,
+                                     appended_at)
+      VALUES (g, dom.domain_id, p, s, k, failed_attempts + 1, next_attempt_at, err, history,
+              coalesce(rt.first_failed_at, now()),
+              i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at);
+      outcome := 'retry';
+    END IF;
+  END IF;
+
+  -- The intents of the key the worker held in memory behind this one.
+  FOREACH f IN ARRAY coalesce(followers, '{}') LOOP
+    CONTINUE WHEN f = s
+      OR EXISTS (SELECT 1 FROM intentlog.parked x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = f)
+      OR EXISTS (SELECT 1 FROM intentlog.retries x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = f)
+      OR EXISTS (SELECT 1 FROM intentlog.dead_letters x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = f);
+    SELECT (intentlog._intent(dom.domain_id, p, f)).key INTO fk;
+    IF fk IS DISTINCT FROM k THEN
+      RAISE EXCEPTION 'follower % has key %, not the key % of intent %', f, quote_literal(fk), quote_literal(k), s
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM intentlog._hold(g, dom, p, f, k, format('behind intent %s of the key', s), '[]');
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION intentlog.record_failure(text, text, int, bigint, text, int, bigint[]) IS
+  'The worker reports a failed delivery of intent (domain, partition, seq) to consumer group group_name (a nack, an ack timeout, state that could not be resolved). Schedules a retry with exponential backoff and jitter, or, after the domain''s max_attempts failures, moves it to intentlog.dead_letters (then, with on_dead_letter = dead_letter_key, the key''s parked intents too). followers: later intents of the same key the worker held in memory; they are parked behind it. attempt: the delivery attempt that failed, if known (a report about another attempt is ignored as stale). Returns outcome (retry | dead_letter | parked | stale), failed_attempts, next_attempt_at, dead_letter_id.';
+
+CREATE FUNCTION intentlog.due_retries(group_name text, domain text, partitions int[], max_rows int DEFAULT 100,
+                                      claim interval DEFAULT '30 seconds')
+RETURNS TABLE (partition int, seq bigint, key text, op text, payload bytea, schema_version int,
+               expected_version bigint, headers jsonb, appended_at timestamptz, attempt int, source text,
+               last_error text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  dom intentlog.domains%ROWTYPE;
+  g text := due_retries.group_name;
+  parts int[] := due_retries.partitions;
+BEGIN
+  dom := intentlog._delivery_domain(g, domain, parts);
+  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 10000 THEN
+    RAISE EXCEPTION 'max_rows must be between 1 and 10000, got %', coalesce(max_rows::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF claim IS NULL OR claim <= '0' OR claim > '1 hour' THEN
+    RAISE EXCEPTION 'claim must be positive and at most 1 hour, got %', coalesce(claim::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN QUERY
+  WITH due AS (
+    SELECT 'retry'::text AS src, r.partition, r.seq, r.next_attempt_at AS due_at
+      FROM intentlog.retries r
+     WHERE r.group_name = g AND r.domain_id = dom.domain_id AND r.partition = ANY (parts)
+       AND r.next_attempt_at <= now() AND (r.delivering_until IS NULL OR r.delivering_until < now())
+    UNION ALL
+    -- the first parked intent of a key with no retry, not claimed
+    SELECT 'parked', h.partition, h.seq, h.parked_at
+      FROM (SELECT DISTINCT ON (x.partition, x.key) x.partition, x.key, x.seq, x.parked_at, x.delivering_until
+              FROM intentlog.parked x
+             WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = ANY (parts)
+             ORDER BY x.partition, x.key, x.seq) h
+     WHERE (h.delivering_until IS NULL OR h.delivering_until < now())
+       AND NOT EXISTS (SELECT 1 FROM intentlog.retries r
+                        WHERE r.group_name = g AND r.domain_id = dom.domain_id AND r.partition = h.partition
+                          AND r.key = h.key)
+     ORDER BY 4, 3
+     LIMIT max_rows),
+  claimed_retries (cp, cs, ck, co, cpl, csv, cev, ch, ca, catt, csrc, cerr, cdue) AS (
+    UPDATE intentlog.retries r SET delivering_until = now() + claim
+      FROM due WHERE due.src = 'retry' AND r.group_name = g AND r.domain_id = dom.domain_id
+                 AND r.partition = due.partition AND r.seq = due.seq
+    RETURNING r.partition, r.seq, r.key, r.op, r.payload, r.schema_version, r.expected_version, r.headers,
+              r.appended_at, r.attempt, 'retry'::text, r.last_error, due.due_at),
+  claimed_parked (cp, cs, ck, co, cpl, csv, cev, ch, ca, catt, csrc, cerr, cdue) AS (
+    UPDATE intentlog.parked r SET delivering_until = now() + claim
+      FROM due WHERE due.src = 'parked' AND r.group_name = g AND r.domain_id = dom.domain_id
+                 AND r.partition = due.partition AND r.seq = due.seq
+    RETURNING r.partition, r.seq, r.key, r.op, r.payload, r.schema_version, r.expected_version, r.headers,
+              r.appended_at, 1, 'parked'::text, NULL::text, due.due_at)
+  SELECT c.cp, c.cs, c.ck, c.co, c.cpl, c.csv, c.cev, c.ch, c.ca, c.catt, c.csrc, c.cerr
+    FROM (SELECT * FROM claimed_retries UNION ALL SELECT * FROM claimed_parked) c
+   ORDER BY c.cdue, c.cs;
+END $$;
+COMMENT ON FUNCTION intentlog.due_retries(text, text, int[], int, interval) IS
+  'The intents of the given partitions the worker should deliver again now, for consumer group group_name: retries whose next_attempt_at has come (source retry, attempt >= 2) and the first parked intent of every key without a retry (source parked, attempt 1). At most one per key. Claims them for `claim` (they are not returned again meanwhile); report each with intentlog.retry_delivered or intentlog.record_failure.';
+
+CREATE FUNCTION intentlog.retry_delivered(group_name text, domain text, partition int, seq bigint)
+RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  dom intentlog.domains%ROWTYPE;
+  g text := retry_delivered.group_name;
+  p int := retry_delivered.partition;
+  s bigint := retry_delivered.seq;
+  k text;
+BEGIN
+  dom := intentlog._delivery_domain(g, domain, ARRAY[p]);
+  IF s IS NULL THEN
+    RAISE EXCEPTION 'seq must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM intentlog._delivery_lock(g, dom.domain_id, p);
+  DELETE FROM intentlog.retries x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s
+  RETURNING x.key INTO k;
+  IF k IS NULL THEN
+    DELETE FROM intentlog.parked x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s
+    RETURNING x.key INTO k;
+  END IF;
+  IF k IS NULL THEN
+    RETURN NULL;  -- not held (a duplicate report): nothing to do
+  END IF;
+  RETURN (SELECT count(*) FROM intentlog.retries x
+           WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = k)
+       + (SELECT count(*) FROM intentlog.parked x
+           WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = k);
+END $$;
+COMMENT ON FUNCTION intentlog.retry_delivered(text, text, int, bigint) IS
+  'The worker reports that a retried or parked intent (from intentlog.due_retries) was acknowledged by consumer group group_name: it is removed, and the key''s next parked intent becomes due. Returns how many intents of the key are still held (0: the key streams freely again), or NULL when the intent was not held.';
+
+CREATE FUNCTION intentlog.held_keys(group_name text, domain text, partitions int[])
+RETURNS TABLE (partition int, key text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  dom intentlog.domains%ROWTYPE;
+  g text := held_keys.group_name;
+  parts int[] := held_keys.partitions;
+BEGIN
+  dom := intentlog._delivery_domain(g, domain, parts);
+  RETURN QUERY
+    SELECT x.partition, x.key FROM intentlog.retries x
+     WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = ANY (parts)
+    UNION
+    SELECT x.partition, x.key FROM intentlog.parked x
+     WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = ANY (parts)
+    UNION
+    SELECT x.partition, x.key FROM intentlog.dead_letters x
+     WHERE dom.on_dead_letter = 'dead_letter_key'
+       AND x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = ANY (parts)
+    ORDER BY 1, 2;
+END $$;
+COMMENT ON FUNCTION intentlog.held_keys(text, text, int[]) IS
+  'Keys of the given partitions whose new intents intentlog.park would hold back for consumer group group_name (they have a retry, parked intents, or dead letters under on_dead_letter = dead_letter_key).';
+
+CREATE FUNCTION intentlog.release_claims(group_name text, domain text, partitions int[])
+RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  dom intentlog.domains%ROWTYPE;
+  g text := release_claims.group_name;
+  parts int[] := release_claims.partitions;
+  n int;
+  m int;
+BEGIN
+  dom := intentlog._delivery_domain(g, domain, parts);
+  UPDATE intentlog.retries x SET delivering_until = NULL
+   WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = ANY (parts) AND x.delivering_until IS NOT NULL;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  UPDATE intentlog.parked x SET delivering_until = NULL
+   WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = ANY (parts) AND x.delivering_until IS NOT NULL;
+  GET DIAGNOSTICS m = ROW_COUNT;
+  RETURN n + m;
+END $$;
+COMMENT ON FUNCTION intentlog.release_claims(text, text, int[]) IS
+  'Makes the claimed (in flight) retries and parked intents of the given partitions due again at once. A worker calls it when it takes the lease of a partition: whoever claimed them before (a crashed worker) no longer delivers them. Returns how many claims were released.';
+
+-- ---------------------------------------------------------------------------
+-- Admin functions (intentlog_admin)
+
+-- Puts the selected dead letters back into the stream: parked, so they go out
+-- in seq order per key as soon as their key has no retry. Attempts start
+-- again from 1; the error history is kept.
+CREATE FUNCTION intentlog._redrive(d int, only_id bigint, only_key text, only_group text)
+RETURNS int LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  r record;
+  n int := 0;
+BEGIN
+  FOR r IN SELECT DISTINCT x.group_name, x.partition FROM intentlog.dead_letters x
+            WHERE x.domain_id = d AND (only_id IS NULL OR x.dead_letter_id = only_id)
+              AND (only_key IS NULL OR x.key = only_key) AND (only_group IS NULL OR x.group_name = only_group)
+            ORDER BY 1, 2 LOOP
+    PERFORM intentlog._delivery_lock(r.group_name, d, r.partition);
+  END LOOP;
+  WITH gone AS (
+    DELETE FROM intentlog.dead_letters x
+     WHERE x.domain_id = d AND (only_id IS NULL OR x.dead_letter_id = only_id)
+       AND (only_key IS NULL OR x.key = only_key) AND (only_group IS NULL OR x.group_name = only_group)
+    RETURNING x.*),
+  back AS (
+    INSERT INTO intentlog.parked (group_name, domain_id, partition, seq, key, reason, errors,
+                                  op, payload, schema_version, expected_version, headers, appended_at)
+    SELECT gone.group_name, gone.domain_id, gone.partition, gone.seq, gone.key,
+           format('redriven dead letter %s', gone.dead_letter_id), gone.errors,
+           gone.op, gone.payload, gone.schema_version, gone.expected_version, gone.headers, gone.appended_at
+      FROM gone ORDER BY gone.seq
+    RETURNING 1)
+  SELECT count(*) INTO n FROM back;
+  RETURN n;
+END $$;
+
+CREATE FUNCTION intentlog.redrive(dead_letter_id bigint)
+RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE d int;
+BEGIN
+  IF dead_letter_id IS NULL THEN
+    RAISE EXCEPTION 'dead_letter_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT x.domain_id INTO d FROM intentlog.dead_letters x WHERE x.dead_letter_id = redrive.dead_letter_id;
+  IF d IS NULL THEN
+    RAISE EXCEPTION 'no dead letter with id %', dead_letter_id USING ERRCODE = 'no_data_found';
+  END IF;
+  RETURN intentlog._redrive(d, dead_letter_id, NULL, NULL);
+END $$;
+COMMENT ON FUNCTION intentlog.redrive(bigint) IS
+  'Puts one dead letter back into its consumer group''s stream: it is delivered again (attempt 1, its error history kept), in seq order with the other held intents of its key. Returns 1.';
+
+CREATE FUNCTION intentlog.redrive(domain text, key text DEFAULT NULL, group_name text DEFAULT NULL)
+RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE d int;
+BEGIN
+  d := intentlog._domain_id(domain);
+  IF group_name IS NOT NULL AND group_name !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
+    RAISE EXCEPTION 'invalid consumer group name "%"', group_name USING ERRCODE = 'invalid_name';
+  END IF;
+  RETURN intentlog._redrive(d, NULL, key, group_name);
+END $$;
+COMMENT ON FUNCTION intentlog.redrive(text, text, text) IS
+  'Puts the dead letters of a domain back into the stream: all of them, or only those of key and/or consumer group group_name. They are delivered again (attempt 1, error history kept) in seq order per key. Returns how many.';
+
+CREATE FUNCTION intentlog.discard(dead_letter_id bigint)
+RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF dead_letter_id IS NULL THEN
+    RAISE EXCEPTION 'dead_letter_id must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  DELETE FROM intentlog.dead_letters x WHERE x.dead_letter_id = discard.dead_letter_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no dead letter with id %', dead_letter_id USING ERRCODE = 'no_data_found';
+  END IF;
+  RETURN 1;
+END $$;
+COMMENT ON FUNCTION intentlog.discard(bigint) IS
+  'Deletes one dead letter for good (the intent is not delivered to its consumer group). Returns 1.';
+
+CREATE FUNCTION intentlog.discard(domain text, key text DEFAULT NULL, group_name text DEFAULT NULL)
+RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  d int;
+  n int;
+BEGIN
+  d := intentlog._domain_id(domain);
+  IF group_name IS NOT NULL AND group_name !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
+    RAISE EXCEPTION 'invalid consumer group name "%"', group_name USING ERRCODE = 'invalid_name';
+  END IF;
+  DELETE FROM intentlog.dead_letters x
+   WHERE x.domain_id = d AND (discard.key IS NULL OR x.key = discard.key)
+     AND (discard.group_name IS NULL OR x.group_name = discard.group_name);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END $$;
+COMMENT ON FUNCTION intentlog.discard(text, text, text) IS
+  'Deletes the dead letters of a domain for good: all of them, or only those of key and/or consumer group group_name. With on_dead_letter = dead_letter_key this also lets new intents of those keys flow again. Returns how many.';
+
+-- ---------------------------------------------------------------------------
+-- Views for psql
+
+CREATE VIEW intentlog.retries_due AS
+SELECT r.group_name,
+       d.name AS domain,
+       r.partition,
+       r.seq,
+       r.key,
+       r.attempt,
+       r.next_attempt_at,
+       now() - r.next_attempt_at AS overdue,
+       r.delivering_until IS NOT NULL AND r.delivering_until >= now() AS in_flight,
+       r.last_error,
+       (SELECT count(*) FROM intentlog.parked x
+         WHERE x.group_name = r.group_name AND x.domain_id = r.domain_id AND x.partition = r.partition
+           AND x.key = r.key) AS parked_behind
+  FROM intentlog.retries r JOIN intentlog.domains d USING (domain_id)
+ WHERE r.next_attempt_at <= now();
+COMMENT ON VIEW intentlog.retries_due IS
+  'Retries whose next attempt is due now (in_flight: a worker is delivering it), how overdue, and how many intents of the key are parked behind each. All retries, due or not: intentlog.retries.';
+
+CREATE VIEW intentlog.dead_letters_per_domain AS
+SELECT d.name AS domain,
+       x.group_name,
+       count(*) AS dead_letters,
+       count(DISTINCT x.key) AS keys,
+       min(x.dead_at) AS oldest_dead_at,
+       max(x.dead_at) AS newest_dead_at,
+       (array_agg(x.last_error ORDER BY x.dead_at DESC) FILTER (WHERE x.last_error IS NOT NULL))[1] AS newest_error
+  FROM intentlog.dead_letters x JOIN intentlog.domains d USING (domain_id)
+ GROUP BY d.name, x.group_name;
+COMMENT ON VIEW intentlog.dead_letters_per_domain IS
+  'Dead letters per domain and consumer group: how many, of how many keys, the oldest and newest, and the latest error. Redrive with intentlog.redrive(domain), drop with intentlog.discard(domain).';
+
+CREATE VIEW intentlog.delivery_backlog AS
+SELECT d.name AS domain, b.group_name,
+       count(*) FILTER (WHERE b.kind = 'retry') AS retries,
+       count(*) FILTER (WHERE b.kind = 'retry' AND b.due_at <= now()) AS retries_due,
+       count(*) FILTER (WHERE b.kind = 'parked') AS parked,
+       count(*) FILTER (WHERE b.kind = 'dead') AS dead_letters,
+       min(b.due_at) FILTER (WHERE b.kind = 'retry') AS next_retry_at
+  FROM (SELECT 'retry' AS kind, r.domain_id, r.group_name, r.next_attempt_at AS due_at FROM intentlog.retries r
+        UNION ALL SELECT 'parked', x.domain_id, x.group_name, NULL FROM intentlog.parked x
+        UNION ALL SELECT 'dead', x.domain_id, x.group_name, NULL FROM intentlog.dead_letters x) b
+  JOIN intentlog.domains d USING (domain_id)
+ GROUP BY d.name, b.group_name;
+COMMENT ON VIEW intentlog.delivery_backlog IS
+  'Per domain and consumer group: intents waiting for a retry (and how many are due), parked behind them, and dead letters.';
+
+GRANT SELECT ON intentlog.retries_due, intentlog.dead_letters_per_domain, intentlog.delivery_backlog
+  TO intentlog_admin, intentlog_consumer;
+
+REVOKE ALL ON FUNCTION intentlog._backoff(interval, interval, int, float8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._delivery_domain(text, text, int[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._delivery_lock(text, int, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._key_held(text, int, int, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._intent(int, int, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._hold(text, intentlog.domains, int, bigint, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._redrive(int, bigint, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.park(text, text, int, bigint[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.record_failure(text, text, int, bigint, text, int, bigint[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.due_retries(text, text, int[], int, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.retry_delivered(text, text, int, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.held_keys(text, text, int[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.release_claims(text, text, int[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.redrive(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.redrive(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.discard(bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.discard(text, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION intentlog.park(text, text, int, bigint[], text[]) TO intentlog_consumer;
+GRANT EXECUTE ON FUNCTION intentlog.record_failure(text, text, int, bigint, text, int, bigint[]) TO intentlog_consumer;
+GRANT EXECUTE ON FUNCTION intentlog.due_retries(text, text, int[], int, interval) TO intentlog_consumer;
+GRANT EXECUTE ON FUNCTION intentlog.retry_delivered(text, text, int, bigint) TO intentlog_consumer;
+GRANT EXECUTE ON FUNCTION intentlog.held_keys(text, text, int[]) TO intentlog_consumer;
+GRANT EXECUTE ON FUNCTION intentlog.release_claims(text, text, int[]) TO intentlog_consumer;
+GRANT EXECUTE ON FUNCTION intentlog.redrive(bigint) TO intentlog_admin;
+GRANT EXECUTE ON FUNCTION intentlog.redrive(text, text, text) TO intentlog_admin;
+GRANT EXECUTE ON FUNCTION intentlog.discard(bigint) TO intentlog_admin;
+GRANT EXECUTE ON FUNCTION intentlog.discard(text, text, text) TO intentlog_admin;
