@@ -6,6 +6,11 @@
 #   scripts/pg.sh stop NAME          fast shutdown
 #   scripts/pg.sh crash NAME         kill -9 the postmaster (fault tests)
 #   scripts/pg.sh env NAME           print PGHOST/PGPORT/PGUSER exports
+#   scripts/pg.sh replica NAME PRIMARY   streaming standby of cluster PRIMARY
+#                                    (pg_basebackup -R over the primary's socket), started
+#   scripts/pg.sh pause-replay NAME  a standby stops applying WAL (it lags from then on)
+#   scripts/pg.sh resume-replay NAME and applies it again
+#   scripts/pg.sh catch-up NAME PRIMARY  wait until standby NAME has replayed PRIMARY's WAL
 #
 # Nothing touches the system's PostgreSQL: the server binaries are copied into
 # a private tree (PostgreSQL finds its share/ and lib/ relative to its binary),
@@ -104,6 +109,57 @@ cmd_crash() {
   done
 }
 
+# A hot standby of PRIMARY: a base backup streamed over the primary's Unix
+# socket (its pg_hba trusts local replication), recovery settings written by
+# -R, its own port and socket directory. `stop NAME --rm` removes it.
+cmd_replica() {
+  local name=$1 primary=$2 dir pdir port
+  dir=$(cluster_dir "$name")
+  pdir=$(cluster_dir "$primary")
+  [ -f "$pdir/port" ] || { echo "no cluster $primary" >&2; exit 1; }
+  [ ! -e "$dir/data" ] || { echo "cluster $name exists" >&2; exit 1; }
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
+  port=$(free_port)
+  echo "$port" >"$dir/port"
+  as_server "$PGBIN/pg_basebackup" -h "$pdir" -p "$(cat "$pdir/port")" -U postgres -D "$dir/data" \
+    -R -X stream -c fast >"$dir/basebackup.log" 2>&1 || { cat "$dir/basebackup.log" >&2; exit 1; }
+  # Later settings win: the copied postgresql.conf still names the primary's.
+  cat >>"$dir/data/postgresql.conf" <<CONF
+port = $port
+unix_socket_directories = '$dir'
+hot_standby = on
+hot_standby_feedback = on
+CONF
+  as_server "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+}
+
+psql_on() {  # psql_on NAME SQL: one value from cluster NAME
+  local dir; dir=$(cluster_dir "$1")
+  "$PGBIN/psql" -h "$dir" -p "$(cat "$dir/port")" -U postgres -d postgres -X -A -t -q -c "$2"
+}
+
+cmd_pause_replay() {
+  psql_on "$1" "SELECT pg_wal_replay_pause()" >/dev/null
+  for _ in $(seq 200); do
+    [ "$(psql_on "$1" "SELECT pg_get_wal_replay_pause_state()")" = paused ] && return
+    sleep 0.05
+  done
+  echo "replay of $1 did not pause" >&2; exit 1
+}
+
+cmd_resume_replay() { psql_on "$1" "SELECT pg_wal_replay_resume()" >/dev/null; }
+
+cmd_catch_up() {
+  local lsn
+  lsn=$(psql_on "$2" "SELECT pg_current_wal_lsn()")
+  for _ in $(seq 600); do
+    [ "$(psql_on "$1" "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" = t ] && return
+    sleep 0.05
+  done
+  echo "standby $1 did not reach $lsn" >&2; exit 1
+}
+
 cmd_env() {
   local dir; dir=$(cluster_dir "$1")
   echo "export PGHOST='$dir' PGPORT='$(cat "$dir/port")' PGUSER=postgres PGDATABASE=postgres PATH='$PGBIN':\"\$PATH\""
@@ -115,7 +171,11 @@ case "${1:-}" in
   stop) shift; cmd_stop "$@" ;;
   crash) shift; cmd_crash "$@" ;;
   env) shift; cmd_env "$@" ;;
+  replica) shift; cmd_replica "$@" ;;
+  pause-replay) shift; cmd_pause_replay "$@" ;;
+  resume-replay) shift; cmd_resume_replay "$@" ;;
+  catch-up) shift; cmd_catch_up "$@" ;;
   dir) cluster_dir "$2" ;;
   bindir) echo "$PGBIN" ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  *) sed -n '2,21p' "$0"; exit 2 ;;
 esac
