@@ -1,0 +1,139 @@
+#include "worker/delivery_store.h"
+
+namespace intentlog {
+namespace {
+
+std::string int_array(const std::vector<int>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(v[i]);
+  }
+  return s + "}";
+}
+
+void set_appended_at(v1::Event& e, std::int64_t us) {
+  e.mutable_appended_at()->set_seconds(us / 1000000);
+  e.mutable_appended_at()->set_nanos(static_cast<int>(us % 1000000) * 1000);
+}
+
+}  // namespace
+
+std::string bigint_array_literal(const std::vector<std::int64_t>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += std::to_string(v[i]);
+  }
+  return s + "}";
+}
+
+// Every element double-quoted, with '"' and '\' escaped: any key survives,
+// including empty strings, commas, braces and the word NULL.
+std::string text_array_literal(const std::vector<std::string>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    s += '"';
+    for (char c : v[i]) {
+      if (c == '"' || c == '\\') s += '\\';
+      s += c;
+    }
+    s += '"';
+  }
+  return s + "}";
+}
+
+std::map<std::string, DeliverySettings> load_delivery_settings(pqxx::connection& conn) {
+  pqxx::nontransaction tx(conn);
+  std::map<std::string, DeliverySettings> out;
+  for (const auto& r : tx.exec(
+           "SELECT name, coalesce(state_query, ''), (extract(epoch FROM consistency_timeout) * 1000)::int8"
+           " FROM intentlog.domains")) {
+    DeliverySettings s;
+    s.state_query = r[1].as<std::string>();
+    s.consistency_timeout = std::chrono::milliseconds(r[2].as<std::int64_t>());
+    out.emplace(r[0].as<std::string>(), std::move(s));
+  }
+  return out;
+}
+
+std::unordered_set<std::int64_t> park(pqxx::connection& conn, const std::string& group, const std::string& domain,
+                                      int partition, const std::vector<const v1::Event*>& events) {
+  std::vector<std::int64_t> seqs;
+  std::vector<std::string> keys;
+  seqs.reserve(events.size());
+  keys.reserve(events.size());
+  for (const v1::Event* e : events) {
+    seqs.push_back(e->seq());
+    keys.push_back(e->key());
+  }
+  pqxx::nontransaction tx(conn);
+  std::unordered_set<std::int64_t> held;
+  for (const auto& r : tx.exec_params("SELECT seq FROM intentlog.park($1, $2, $3, $4::bigint[], $5::text[])", group,
+                                      domain, partition, bigint_array_literal(seqs), text_array_literal(keys))) {
+    held.insert(r[0].as<std::int64_t>());
+  }
+  return held;
+}
+
+FailureOutcome record_failure(pqxx::connection& conn, const std::string& group, const std::string& domain,
+                              int partition, std::int64_t seq, const std::string& error, std::uint32_t attempt,
+                              const std::vector<std::int64_t>& followers) {
+  pqxx::nontransaction tx(conn);
+  const pqxx::row r = tx.exec_params1(
+      "SELECT outcome, failed_attempts, dead_letter_id"
+      " FROM intentlog.record_failure($1, $2, $3, $4, $5, $6, $7::bigint[])",
+      group, domain, partition, seq, error, static_cast<int>(attempt), bigint_array_literal(followers));
+  FailureOutcome out;
+  out.outcome = r[0].as<std::string>();
+  out.failed_attempts = r[1].is_null() ? 0 : r[1].as<int>();
+  if (!r[2].is_null()) out.dead_letter_id = r[2].as<std::int64_t>();
+  return out;
+}
+
+std::vector<v1::Event> due_retries(pqxx::connection& conn, const std::string& group, const std::string& domain,
+                                   const std::vector<int>& partitions, int max_rows, std::chrono::milliseconds claim) {
+  pqxx::nontransaction tx(conn);
+  const pqxx::result rows = tx.exec_params(
+      "SELECT partition, seq, key, op, payload, schema_version, expected_version, headers::text,"
+      " (extract(epoch FROM appended_at) * 1000000)::int8, attempt"
+      " FROM intentlog.due_retries($1, $2, $3::int[], $4, make_interval(secs => $5::int8 / 1000.0))",
+      group, domain, int_array(partitions), max_rows, static_cast<std::int64_t>(claim.count()));
+  std::vector<v1::Event> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    v1::Event& e = out.emplace_back();
+    e.set_domain(domain);
+    e.set_partition(r[0].as<int>());
+    e.set_seq(r[1].as<std::int64_t>());
+    e.set_key(r[2].c_str(), r[2].size());
+    e.set_op(r[3].c_str(), r[3].size());
+    if (!r[4].is_null()) e.set_payload(tx.unesc_raw(r[4].c_str()));
+    if (!r[5].is_null()) e.set_schema_version(r[5].as<int>());
+    if (!r[6].is_null()) e.set_expected_version(r[6].as<std::int64_t>());
+    if (!r[7].is_null()) e.set_headers_json(r[7].c_str(), r[7].size());
+    if (!r[8].is_null()) set_appended_at(e, r[8].as<std::int64_t>());
+    // The scheduler counts an attempt when it hands the event out.
+    e.set_attempt(r[9].as<std::uint32_t>() - 1);
+  }
+  return out;
+}
+
+std::optional<int> retry_delivered(pqxx::connection& conn, const std::string& group, const std::string& domain,
+                                   int partition, std::int64_t seq) {
+  pqxx::nontransaction tx(conn);
+  const pqxx::row r =
+      tx.exec_params1("SELECT intentlog.retry_delivered($1, $2, $3, $4)", group, domain, partition, seq);
+  if (r[0].is_null()) return std::nullopt;
+  return r[0].as<int>();
+}
+
+int release_claims(pqxx::connection& conn, const std::string& group, const std::string& domain,
+                   const std::vector<int>& partitions) {
+  pqxx::nontransaction tx(conn);
+  return tx.exec_params1("SELECT intentlog.release_claims($1, $2, $3::int[])", group, domain, int_array(partitions))[0]
+      .as<int>();
+}
+
+}  // namespace intentlog
