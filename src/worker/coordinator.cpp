@@ -726,4 +726,36 @@ Coordinator::GroupDomain* Coordinator::find_gd(const std::string& group, const s
   return it == gds_.end() ? nullptr : it->second.get();
 }
 
+void Coordinator::on_schema_request(const std::shared_ptr<Session>& session, const v1::SchemaRequest& req) {
+  std::weak_ptr<Session> weak = session;
+  const std::string domain = req.domain();
+  const int version = req.schema_version();
+  db_.run([domain, version](Store& s) { return s.schema_descriptor(domain, version); },
+          [weak, domain, version](SchemaRow row) {
+            auto sess = weak.lock();
+            if (!sess) return;
+            v1::ServerFrame f;
+            auto* out = f.mutable_schema();
+            out->set_domain(domain);
+            out->set_schema_version(row.found ? row.version : version);
+            if (row.found) {
+              out->set_message(row.message);
+              out->set_descriptor_set(row.descriptor_set);
+            } else {
+              out->set_error(row.error.empty() ? "no such schema" : row.error);
+            }
+            sess->send(f);
+          },
+          [weak, domain, version](const std::string& error) {
+            spdlog::warn("event=schema_request_failed domain={} version={} error=\"{}\"", domain, version, error);
+            if (auto sess = weak.lock()) {
+              v1::ServerFrame f;
+              f.mutable_schema()->set_domain(domain);
+              f.mutable_schema()->set_schema_version(version);
+              f.mutable_schema()->set_error("the worker could not read the schema: " + error);
+              sess->send(f);
+            }
+          });
+}
+
 }  // namespace intentlog

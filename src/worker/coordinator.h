@@ -52,6 +52,8 @@ class Coordinator {
   void on_writable(std::uint64_t sid) { pump(sid); }
   void on_ack(std::uint64_t sid, const v1::Ack& ack);
   void on_nack(std::uint64_t sid, const v1::Nack& nack);
+  // Answers a consumer's SchemaRequest with a Schema frame.
+  void on_schema_request(const std::shared_ptr<Session>& session, const v1::SchemaRequest& req);
   void on_closed(std::uint64_t sid);
 
   // From the WakeupListener.

@@ -124,6 +124,9 @@ void Session::handle(const v1::ClientFrame& frame) {
       return;
     case F::kHeartbeat:
       return;  // last_rx_ is all it is for
+    case F::kSchemaRequest:
+      if (state_ == State::kJoined) coordinator_.on_schema_request(shared_from_this(), frame.schema_request());
+      return;
     case F::FRAME_NOT_SET:
       fail(v1::ERROR_PROTOCOL, "empty or unknown frame");
       return;

@@ -102,6 +102,27 @@ void Store::gap_reported(const std::string& group, std::int64_t gap_id) {
   tx.exec_prepared("gap_reported", group, gap_id);
 }
 
+SchemaRow Store::schema_descriptor(const std::string& domain, int version) {
+  SchemaRow out;
+  pqxx::work tx(conn());
+  // A savepoint-free probe: an unknown domain or version raises 42704, which
+  // is an answer for the consumer, not a failure of this connection.
+  try {
+    auto r = tx.exec_params("SELECT version, message, descriptor_set FROM intentlog.schema_descriptor($1, $2)", domain,
+                            version > 0 ? std::optional<int>(version) : std::optional<int>());
+    if (!r.empty()) {
+      out.found = true;
+      out.version = r[0][0].as<int>();
+      out.message = r[0][1].as<std::string>();
+      out.descriptor_set = tx.unesc_raw(r[0][2].c_str());
+    }
+  } catch (const pqxx::sql_error& e) {
+    out.error = e.what();
+    while (!out.error.empty() && (out.error.back() == '\n' || out.error.back() == ' ')) out.error.pop_back();
+  }
+  return out;
+}
+
 std::string int_array_literal(const std::vector<int>& v) {
   std::string s = "{";
   for (std::size_t i = 0; i < v.size(); ++i) {

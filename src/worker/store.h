@@ -33,6 +33,14 @@ struct GapRow {
   std::int64_t detected_at_us = 0;  // microseconds since the Unix epoch
 };
 
+struct SchemaRow {
+  bool found = false;
+  int version = 0;
+  std::string message;
+  std::string descriptor_set;
+  std::string error;  // why not found
+};
+
 class Store {
  public:
   explicit Store(std::string conninfo) : conninfo_(std::move(conninfo)) {}
@@ -54,6 +62,8 @@ class Store {
   std::vector<GapRow> unreported_gaps(const std::string& group, const std::string& domain,
                                       const std::vector<int>& partitions);
   void gap_reported(const std::string& group, std::int64_t gap_id);
+  // intentlog.schema_descriptor(); version 0 = the current one.
+  SchemaRow schema_descriptor(const std::string& domain, int version);
 
  private:
   std::string conninfo_;

@@ -14,7 +14,13 @@
 #include <thread>
 #include <vector>
 
+#include <deque>
+#include <map>
+#include <memory>
+
 #include "common/frame_reader.h"
+#include "common/payload_codec.h"
+#include "common/schema_compat.h"
 #include "common/frame_writer.h"
 #include "intentlog/v1/stream.pb.h"
 #include "worker/endpoint.h"
@@ -32,7 +38,8 @@ usage: intentlog-tail --group G --domain D [--domain D2 ...] [options]
   --group G            consumer group; its consumers share the partitions
   --domain D           domain to read, repeatable
   --from WHERE         committed (default), earliest or latest
-  --format F           json (default): the Event fields, payload in base64; or text
+  --format F           json (default): the Event fields, payload in base64 and, when the domain
+                       has a registered schema, decoded as "payload_json"; or text
   --limit N            exit 0 after printing N events
   --no-ack             print without acknowledging (the events stay in flight)
   --token-file FILE    token for a tcp: worker
@@ -269,8 +276,87 @@ class Tail {
     });
   }
 
-  // false once the tail is done.
+  // false once the tail is done. Batches whose payloads need a schema this
+  // tail has not seen wait (with everything after them, to keep the order)
+  // until the worker's Schema frames arrive.
   bool handle(const v1::ServerFrame& f) {
+    if (f.frame_case() == v1::ServerFrame::kSchema) {
+      on_schema(f.schema());
+      return drain();
+    }
+    if (f.frame_case() == v1::ServerFrame::kBatch || f.frame_case() == v1::ServerFrame::kGap) {
+      if (f.frame_case() == v1::ServerFrame::kBatch && !request_schemas(f.batch())) return false;
+      queued_.push_back(f);
+      return drain();
+    }
+    return process(f);
+  }
+
+  using SchemaKey = std::pair<std::string, int>;
+
+  // Sends a SchemaRequest for each (domain, version) of the batch not known
+  // or asked for yet. Only the JSON format decodes payloads.
+  bool request_schemas(const v1::Batch& b) {
+    if (!o_.json) return true;
+    for (const auto& e : b.events()) {
+      if (e.schema_version() <= 0 || e.payload().empty()) continue;
+      SchemaKey k{e.domain(), e.schema_version()};
+      if (codecs_.count(k) || asked_.count(k)) continue;
+      asked_[k] = true;
+      v1::ClientFrame req;
+      req.mutable_schema_request()->set_domain(e.domain());
+      req.mutable_schema_request()->set_schema_version(e.schema_version());
+      if (!write(req)) return false;
+    }
+    return true;
+  }
+
+  void on_schema(const v1::Schema& sc) {
+    SchemaKey k{sc.domain(), sc.schema_version()};
+    asked_.erase(k);
+    std::string error = sc.error();
+    std::unique_ptr<ProtoSchema> schema;
+    if (error.empty()) schema = ProtoSchema::parse(sc.descriptor_set(), sc.message(), &error);
+    // A schema that cannot be had still unblocks its events: they print undecoded.
+    codecs_[k] = schema ? std::make_unique<PayloadCodec>(std::move(schema)) : nullptr;
+    if (!codecs_[k])
+      std::fprintf(stderr, "intentlog-tail: no schema %d of %s: %s\n", sc.schema_version(), sc.domain().c_str(),
+                   error.c_str());
+  }
+
+  bool ready(const v1::ServerFrame& f) const {
+    if (f.frame_case() != v1::ServerFrame::kBatch || !o_.json) return true;
+    for (const auto& e : f.batch().events())
+      if (e.schema_version() > 0 && !e.payload().empty() && !codecs_.count({e.domain(), e.schema_version()}))
+        return false;
+    return true;
+  }
+
+  bool drain() {
+    while (!queued_.empty() && ready(queued_.front())) {
+      v1::ServerFrame f = std::move(queued_.front());
+      queued_.pop_front();
+      if (!process(f)) return false;
+    }
+    return true;
+  }
+
+  // The event's JSON line, with the payload decoded through its schema.
+  std::string json_line(const v1::Event& e) const {
+    std::string line = event_json(e);
+    if (e.schema_version() <= 0 || e.payload().empty()) return line;
+    auto it = codecs_.find({e.domain(), e.schema_version()});
+    if (it == codecs_.end() || !it->second) return line;
+    std::string json, error;
+    line.pop_back();  // the closing brace
+    if (it->second->to_json(e.payload(), &json, &error))
+      line += ",\"payload_json\":" + json;
+    else
+      line += ",\"payload_error\":" + json_string(error);
+    return line + "}";
+  }
+
+  bool process(const v1::ServerFrame& f) {
     switch (f.frame_case()) {
       case v1::ServerFrame::kWelcome:
         std::fprintf(stderr, "intentlog-tail: connected to worker %s (session %llu)\n", f.welcome().worker_id().c_str(),
@@ -316,7 +402,7 @@ class Tail {
         if (!write(nack)) return false;
         continue;
       }
-      out += o_.json ? event_json(e) : event_text(e);
+      out += o_.json ? json_line(e) : event_text(e);
       out += '\n';
       ++printed_;
       ++printed;
@@ -352,6 +438,9 @@ class Tail {
   asio::steady_timer idle_;
   FrameReader reader_;
   std::array<char, 64 * 1024> buf_;
+  std::map<SchemaKey, std::unique_ptr<PayloadCodec>> codecs_;  // nullptr: not to be had
+  std::map<SchemaKey, bool> asked_;
+  std::deque<v1::ServerFrame> queued_;
   std::uint64_t printed_ = 0;
   std::uint32_t outstanding_ = 0;
   std::chrono::steady_clock::time_point last_event_;
