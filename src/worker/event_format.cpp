@@ -116,8 +116,9 @@ std::string rfc3339(const google::protobuf::Timestamp& t) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, t.nanos() / 1000);
+  // tm_year + 1900 overflows int for the last years gmtime_r accepts.
+  std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", static_cast<long long>(tm.tm_year) + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, t.nanos() / 1000);
   return buf;
 }
 
@@ -134,6 +135,18 @@ std::string event_json(const v1::Event& e) {
   s += ",\"headers\":" + (e.headers_json().empty() ? std::string("null") : e.headers_json());
   s += ",\"appended_at\":" + (e.has_appended_at() ? "\"" + rfc3339(e.appended_at()) + "\"" : std::string("null"));
   s += ",\"attempt\":" + std::to_string(e.attempt());
+  if (e.has_state()) {
+    const v1::State& st = e.state();
+    s += ",\"state\":{\"source\":" + json_string(st.source() == v1::STATE_SOURCE_STANDBY   ? "standby"
+                                                  : st.source() == v1::STATE_SOURCE_PRIMARY ? "primary"
+                                                                                            : "unspecified");
+    s += ",\"version\":" + (st.has_version() ? std::to_string(st.version()) : "null");
+    s += ",\"reads\":" + std::to_string(st.reads());
+    // json is the database's own json/jsonb text: valid JSON, embedded as is.
+    if (st.value_case() == v1::State::kJson) s += ",\"json\":" + (st.json().empty() ? "null" : st.json());
+    if (st.value_case() == v1::State::kBytes) s += ",\"bytes\":\"" + base64(st.bytes()) + "\"";
+    s += "}";
+  }
   return s + "}";
 }
 
@@ -144,6 +157,10 @@ std::string event_text(const v1::Event& e) {
   if (e.has_expected_version()) s += " expected_version=" + std::to_string(e.expected_version());
   if (!e.headers_json().empty()) s += " headers=" + e.headers_json();
   if (e.attempt() > 1) s += " attempt=" + std::to_string(e.attempt());
+  if (e.has_state()) {
+    s += std::string(" state=") + (e.state().source() == v1::STATE_SOURCE_STANDBY ? "standby" : "primary") + "@" +
+         (e.state().has_version() ? std::to_string(e.state().version()) : "none");
+  }
   return s;
 }
 
