@@ -1,9 +1,5 @@
 #include "common/payload_codec.h"
 
-#include <limits>
-#include <set>
-#include <vector>
-
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/message.h>
@@ -12,6 +8,10 @@
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/type_resolver.h>
 #include <google/protobuf/util/type_resolver_util.h>
+
+#include <limits>
+#include <set>
+#include <vector>
 
 namespace intentlog {
 
@@ -39,11 +39,11 @@ bool is_seconds_nanos(const pb::Descriptor* d) {
 // google.protobuf message (Any, Struct, Value, FieldMask, ...) is checked by
 // converting the payload to JSON, which costs more.
 bool checked_by_walk(const pb::Descriptor* d) {
-  static const std::set<std::string> kPlain = {
-      "google.protobuf.Empty",       "google.protobuf.DoubleValue", "google.protobuf.FloatValue",
-      "google.protobuf.Int64Value",  "google.protobuf.UInt64Value", "google.protobuf.Int32Value",
-      "google.protobuf.UInt32Value", "google.protobuf.BoolValue",   "google.protobuf.StringValue",
-      "google.protobuf.BytesValue"};
+  static const std::set<std::string> kPlain = {"google.protobuf.Empty",       "google.protobuf.DoubleValue",
+                                               "google.protobuf.FloatValue",  "google.protobuf.Int64Value",
+                                               "google.protobuf.UInt64Value", "google.protobuf.Int32Value",
+                                               "google.protobuf.UInt32Value", "google.protobuf.BoolValue",
+                                               "google.protobuf.StringValue", "google.protobuf.BytesValue"};
   const std::string& name = d->full_name();
   if (name == "google.protobuf.Timestamp" || name == "google.protobuf.Duration") return is_seconds_nanos(d);
   return kPlain.count(name) > 0;
@@ -109,7 +109,7 @@ bool find_problem(const pb::Message& m, const pb::Descriptor* timestamp, const p
 }  // namespace
 
 struct PayloadCodec::Impl {
-  bool check_json = false;  // see needs_json_check()
+  bool check_json = false;                    // see needs_json_check()
   const pb::Descriptor* timestamp = nullptr;  // in the schema's pool, if it has them
   const pb::Descriptor* duration = nullptr;
   pb::DynamicMessageFactory factory;

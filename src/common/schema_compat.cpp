@@ -1,14 +1,14 @@
 #include "common/schema_compat.h"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
+
 #include <deque>
 #include <limits>
 #include <map>
 #include <set>
 #include <unordered_map>
 #include <utility>
-
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/descriptor.pb.h>
 
 namespace intentlog {
 
@@ -88,10 +88,14 @@ const char* label_name(const pb::FieldDescriptor* f) {
 std::string type_name(const pb::FieldDescriptor* f) {
   if (f->is_map()) return "map";
   switch (f->type()) {
-    case pb::FieldDescriptor::TYPE_MESSAGE: return "message " + f->message_type()->full_name();
-    case pb::FieldDescriptor::TYPE_GROUP: return "group " + f->message_type()->full_name();
-    case pb::FieldDescriptor::TYPE_ENUM: return "enum " + f->enum_type()->full_name();
-    default: return pb::FieldDescriptor::TypeName(f->type());
+    case pb::FieldDescriptor::TYPE_MESSAGE:
+      return "message " + f->message_type()->full_name();
+    case pb::FieldDescriptor::TYPE_GROUP:
+      return "group " + f->message_type()->full_name();
+    case pb::FieldDescriptor::TYPE_ENUM:
+      return "enum " + f->enum_type()->full_name();
+    default:
+      return pb::FieldDescriptor::TypeName(f->type());
   }
 }
 
@@ -219,12 +223,11 @@ class Checker {
     for (int i = 0; i < prev->value_count(); ++i) {
       const pb::EnumValueDescriptor* p = prev->value(i);
       const pb::EnumValueDescriptor* n = next->FindValueByNumber(p->number());
-      const std::string ref = "value \"" + p->name() + "\" (" + std::to_string(p->number()) + ") of enum " +
-                              next->full_name();
+      const std::string ref =
+          "value \"" + p->name() + "\" (" + std::to_string(p->number()) + ") of enum " + next->full_name();
       if (n == nullptr) {
         if (!next->IsReservedNumber(p->number()))
-          add(ref + " was removed without reserving its number (add `reserved " + std::to_string(p->number()) +
-              ";`)");
+          add(ref + " was removed without reserving its number (add `reserved " + std::to_string(p->number()) + ";`)");
       } else if (n->name() != p->name()) {
         add(ref + " was renamed to \"" + n->name() + "\" (decoded JSON uses enum value names)");
       }
@@ -250,20 +253,29 @@ class Checker {
 }  // namespace
 
 bool parse_compatibility(std::string_view s, Compatibility* out) {
-  if (s == "backward") *out = Compatibility::kBackward;
-  else if (s == "forward") *out = Compatibility::kForward;
-  else if (s == "full") *out = Compatibility::kFull;
-  else if (s == "none") *out = Compatibility::kNone;
-  else return false;
+  if (s == "backward")
+    *out = Compatibility::kBackward;
+  else if (s == "forward")
+    *out = Compatibility::kForward;
+  else if (s == "full")
+    *out = Compatibility::kFull;
+  else if (s == "none")
+    *out = Compatibility::kNone;
+  else
+    return false;
   return true;
 }
 
 const char* compatibility_name(Compatibility c) {
   switch (c) {
-    case Compatibility::kBackward: return "backward";
-    case Compatibility::kForward: return "forward";
-    case Compatibility::kFull: return "full";
-    case Compatibility::kNone: return "none";
+    case Compatibility::kBackward:
+      return "backward";
+    case Compatibility::kForward:
+      return "forward";
+    case Compatibility::kFull:
+      return "full";
+    case Compatibility::kNone:
+      return "none";
   }
   return "?";
 }
@@ -305,8 +317,7 @@ std::unique_ptr<ProtoSchema> ProtoSchema::parse(std::string_view descriptor_set,
   return schema;
 }
 
-std::vector<std::string> check_compatibility(const ProtoSchema& previous, const ProtoSchema& next,
-                                             Compatibility mode) {
+std::vector<std::string> check_compatibility(const ProtoSchema& previous, const ProtoSchema& next, Compatibility mode) {
   if (mode == Compatibility::kNone) return {};
   return Checker(mode).run(previous.message(), next.message());
 }

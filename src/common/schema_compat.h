@@ -68,7 +68,6 @@ class ProtoSchema {
 //  - a renamed field or enum value (JSON appends and decoded JSON use names);
 //  - fields a writer may set together moved into one oneof of the reader;
 //  - a renamed message (the schema's message has another full name).
-std::vector<std::string> check_compatibility(const ProtoSchema& previous, const ProtoSchema& next,
-                                             Compatibility mode);
+std::vector<std::string> check_compatibility(const ProtoSchema& previous, const ProtoSchema& next, Compatibility mode);
 
 }  // namespace intentlog

@@ -21,7 +21,7 @@
 namespace intentlog {
 
 struct PendingXid {
-  std::uint64_t xid = 0;    // full (epoch-extended) top-level transaction id
+  std::uint64_t xid = 0;      // full (epoch-extended) top-level transaction id
   std::int64_t from_seq = 0;  // rows of xid at or below this seq were already read
   bool operator==(const PendingXid& o) const { return xid == o.xid && from_seq == o.from_seq; }
 };

@@ -34,8 +34,8 @@ Check check_op(std::string_view op) {
   if (op.empty()) return fail(Problem::kOpEmpty);
   if (op.size() > kMaxOpBytes) return fail(Problem::kOpTooLong, op.size(), kMaxOpBytes);
   for (char c : op) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-              c == '.';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
     if (!ok) return fail(Problem::kOpInvalid);
   }
   return {};
@@ -74,23 +74,38 @@ bool parse_durability(std::string_view s, Durability* out) {
 
 const char* describe(Problem p) {
   switch (p) {
-    case Problem::kNone: return "ok";
-    case Problem::kNullArgument: return "argument must not be null";
-    case Problem::kDomainNameEmpty: return "domain name must not be empty";
-    case Problem::kDomainNameTooLong: return "domain name is too long";
+    case Problem::kNone:
+      return "ok";
+    case Problem::kNullArgument:
+      return "argument must not be null";
+    case Problem::kDomainNameEmpty:
+      return "domain name must not be empty";
+    case Problem::kDomainNameTooLong:
+      return "domain name is too long";
     case Problem::kDomainNameInvalid:
       return "domain name must be a lower-case identifier: a letter or '_' followed by letters, digits or '_'";
-    case Problem::kKeyEmpty: return "key must not be empty";
-    case Problem::kKeyTooLong: return "key is too long";
-    case Problem::kOpEmpty: return "op must not be empty";
-    case Problem::kOpTooLong: return "op is too long";
-    case Problem::kOpInvalid: return "op may contain only letters, digits, '_', '-' and '.'";
-    case Problem::kPayloadTooLarge: return "payload is too large";
-    case Problem::kHeadersTooLarge: return "headers are too large";
-    case Problem::kPartitionsOutOfRange: return "partitions must be between 1 and 1024";
-    case Problem::kUnknownDurability: return "durability must be 'durable' or 'staged'";
-    case Problem::kBatchTooLarge: return "batch is too large";
-    case Problem::kBatchLengthMismatch: return "batch arrays must have the same length";
+    case Problem::kKeyEmpty:
+      return "key must not be empty";
+    case Problem::kKeyTooLong:
+      return "key is too long";
+    case Problem::kOpEmpty:
+      return "op must not be empty";
+    case Problem::kOpTooLong:
+      return "op is too long";
+    case Problem::kOpInvalid:
+      return "op may contain only letters, digits, '_', '-' and '.'";
+    case Problem::kPayloadTooLarge:
+      return "payload is too large";
+    case Problem::kHeadersTooLarge:
+      return "headers are too large";
+    case Problem::kPartitionsOutOfRange:
+      return "partitions must be between 1 and 1024";
+    case Problem::kUnknownDurability:
+      return "durability must be 'durable' or 'staged'";
+    case Problem::kBatchTooLarge:
+      return "batch is too large";
+    case Problem::kBatchLengthMismatch:
+      return "batch arrays must have the same length";
   }
   return "invalid input";
 }

@@ -10,7 +10,7 @@
 namespace intentlog {
 
 // Hard limits. Per-domain limits (intentlog.domains) may be lower, never higher.
-constexpr std::size_t kMaxDomainNameBytes = 48;   // leaves room for _pNNNN_sNNNNNN in 63
+constexpr std::size_t kMaxDomainNameBytes = 48;  // leaves room for _pNNNN_sNNNNNN in 63
 constexpr std::size_t kMaxKeyBytes = 4096;
 constexpr std::size_t kMaxOpBytes = 64;
 constexpr std::size_t kMaxPayloadBytes = 64u << 20;

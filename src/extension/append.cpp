@@ -71,8 +71,16 @@ int64 build_row(DomainEntry* d, PartitionTarget* t, int partition, const Intent&
       PointerGetDatum(in.headers),
       TimestampTzGetDatum(now),
   };
-  const bool nn[kColumns] = {false, false, false, false, false, in.payload == nullptr, schema_version == 0,
-                             !in.has_expected_version, in.headers == nullptr, false};
+  const bool nn[kColumns] = {false,
+                             false,
+                             false,
+                             false,
+                             false,
+                             in.payload == nullptr,
+                             schema_version == 0,
+                             !in.has_expected_version,
+                             in.headers == nullptr,
+                             false};
   memcpy(values, v, sizeof(v));
   memcpy(nulls, nn, sizeof(nn));
   return seq;
@@ -86,8 +94,7 @@ void append_group(DomainEntry* d, int partition, const Intent* in, const int* or
   Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kColumns * count));
   bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kColumns * count));
   for (int i = 0; i < count; ++i)
-    seqs[order[i]] =
-        build_row(d, t, partition, in[order[i]], xid, now, values + i * kColumns, nulls + i * kColumns);
+    seqs[order[i]] = build_row(d, t, partition, in[order[i]], xid, now, values + i * kColumns, nulls + i * kColumns);
   insert_intent_rows(t->hot_rel, t->indexes, values, nulls, kColumns, count);
   wakeup_note_append(d->domain_id, partition);
   pfree(values);
@@ -127,8 +134,7 @@ PGDLLEXPORT Datum intentlog_intent_append(PG_FUNCTION_ARGS) {
   auto desc = static_cast<TupleDesc>(fcinfo->flinfo->fn_extra);
   if (desc == nullptr) {
     TupleDesc built;
-    if (get_call_result_type(fcinfo, nullptr, &built) != TYPEFUNC_COMPOSITE)
-      elog(ERROR, "intentlog: bad return type");
+    if (get_call_result_type(fcinfo, nullptr, &built) != TYPEFUNC_COMPOSITE) elog(ERROR, "intentlog: bad return type");
     MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
     desc = BlessTupleDesc(CreateTupleDescCopy(built));
     MemoryContextSwitchTo(old);
@@ -138,8 +144,8 @@ PGDLLEXPORT Datum intentlog_intent_append(PG_FUNCTION_ARGS) {
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
   DomainEntry* d = domain_arg(fcinfo);
   validate(d, in);
-  int partition = intentlog::partition_of(std::string_view(VARDATA_ANY(in.key), VARSIZE_ANY_EXHDR(in.key)),
-                                          d->partitions);
+  int partition =
+      intentlog::partition_of(std::string_view(VARDATA_ANY(in.key), VARSIZE_ANY_EXHDR(in.key)), d->partitions);
   lock_key(d->domain_id, key_lock_hash(VARDATA_ANY(in.key), VARSIZE_ANY_EXHDR(in.key)));
   Datum xid = top_xid8();
   int order = 0;
@@ -165,16 +171,15 @@ PGDLLEXPORT Datum intentlog_intent_append_batch(PG_FUNCTION_ARGS) {
     deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), BYTEAOID, -1, false, TYPALIGN_INT, &payloads, &payload_nulls,
                       &n_payloads);
   if (!PG_ARGISNULL(4))
-    deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &versions,
-                      &version_nulls, &n_versions);
+    deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &versions, &version_nulls,
+                      &n_versions);
   if (!PG_ARGISNULL(5))
-    deconstruct_array(PG_GETARG_ARRAYTYPE_P(5), JSONBOID, -1, false, TYPALIGN_INT, &headers, &header_nulls,
-                      &n_headers);
+    deconstruct_array(PG_GETARG_ARRAYTYPE_P(5), JSONBOID, -1, false, TYPALIGN_INT, &headers, &header_nulls, &n_headers);
   if (n != n_ops || (n_payloads >= 0 && n_payloads != n) || (n_versions >= 0 && n_versions != n) ||
       (n_headers >= 0 && n_headers != n))
     ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("batch arrays must have the same length"),
-                    errdetail("keys has %d elements, ops %d, payloads %d, expected_versions %d, headers %d.", n,
-                              n_ops, n_payloads, n_versions, n_headers)));
+                    errdetail("keys has %d elements, ops %d, payloads %d, expected_versions %d, headers %d.", n, n_ops,
+                              n_payloads, n_versions, n_headers)));
   if (static_cast<size_t>(n) > intentlog::kMaxBatch)
     ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("batch is too large"),
                     errdetail("The batch has %d intents; the limit is %zu.", n, intentlog::kMaxBatch)));
@@ -214,8 +219,8 @@ PGDLLEXPORT Datum intentlog_intent_append_batch(PG_FUNCTION_ARGS) {
   int* order = static_cast<int*>(palloc(sizeof(int) * (n > 0 ? n : 1)));
   int64* seqs = static_cast<int64*>(palloc(sizeof(int64) * (n > 0 ? n : 1)));
   for (int i = 0; i < n; ++i) {
-    partitions[i] = intentlog::partition_of(std::string_view(VARDATA_ANY(in[i].key), VARSIZE_ANY_EXHDR(in[i].key)),
-                                            d->partitions);
+    partitions[i] =
+        intentlog::partition_of(std::string_view(VARDATA_ANY(in[i].key), VARSIZE_ANY_EXHDR(in[i].key)), d->partitions);
     order[i] = i;
   }
   std::stable_sort(order, order + n, [partitions](int a, int b) { return partitions[a] < partitions[b]; });

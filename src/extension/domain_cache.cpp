@@ -114,8 +114,8 @@ void load(DomainEntry* e) {
   n = run_latest(
       "SELECT partition, hot_rel::oid, seq_rel::oid FROM intentlog.partitions WHERE domain_id = $1 ORDER BY partition",
       1, argtypes2, args2);
-  if (n != partitions) elog(ERROR, "intentlog: domain \"%s\" has %d partitions in its catalog, expected %d", e->name,
-                            n, partitions);
+  if (n != partitions)
+    elog(ERROR, "intentlog: domain \"%s\" has %d partitions in its catalog, expected %d", e->name, n, partitions);
 
   release_targets(e);
   e->parts_cxt = AllocSetContextCreate(cache_cxt, "intentlog domain", ALLOCSET_SMALL_SIZES);

@@ -25,10 +25,10 @@ struct DomainEntry {
   int32 max_key_bytes;
   int32 max_payload_bytes;
   int32 max_headers_bytes;
-  int32 schema_version;    // current version in intentlog.schemas, 0: none
-  bool validate_payloads;  // appends must parse as that version (schema_registry.h)
-  PartitionTarget* parts;  // [partitions], in parts_cxt
-  MemoryContext parts_cxt; // everything a load allocates; deleted on reload
+  int32 schema_version;     // current version in intentlog.schemas, 0: none
+  bool validate_payloads;   // appends must parse as that version (schema_registry.h)
+  PartitionTarget* parts;   // [partitions], in parts_cxt
+  MemoryContext parts_cxt;  // everything a load allocates; deleted on reload
 };
 
 // The domain's entry, loaded if missing or stale. Raises 42704 for an unknown

@@ -38,7 +38,8 @@ PlainCursor parse_or_raise(const char* cursor) {
       out.froms[i] = c->pending[i].from_seq;
     }
   });
-  if (!ok) ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid intentlog cursor: \"%s\"", cursor)));
+  if (!ok)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid intentlog cursor: \"%s\"", cursor)));
   return out;
 }
 
@@ -92,9 +93,9 @@ char* partition_parent(int32 domain_id, int partition) {
 
 void check_partition(const DomainEntry* d, int partition) {
   if (partition < 0 || partition >= d->partitions)
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                    errmsg("domain \"%s\" has no partition %d", d->name, partition),
-                    errdetail("Its partitions are 0 to %d.", d->partitions - 1)));
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("domain \"%s\" has no partition %d", d->name, partition),
+             errdetail("Its partitions are 0 to %d.", d->partitions - 1)));
 }
 
 void check_group(const char* group) {
@@ -235,8 +236,8 @@ PGDLLEXPORT Datum intentlog_fetch(PG_FUNCTION_ARGS) {
   DomainEntry* d = lookup_domain(domain);
   check_partition(d, partition);
   int32 domain_id = d->domain_id;
-  char* cursor_text = PG_ARGISNULL(4) ? stored_cursor(group, domain_id, partition)
-                                      : text_to_cstring(PG_GETARG_TEXT_PP(4));
+  char* cursor_text =
+      PG_ARGISNULL(4) ? stored_cursor(group, domain_id, partition) : text_to_cstring(PG_GETARG_TEXT_PP(4));
   PlainCursor before = parse_or_raise(cursor_text);
   char* parent = partition_parent(domain_id, partition);
 
@@ -255,7 +256,8 @@ PGDLLEXPORT Datum intentlog_scan(PG_FUNCTION_ARGS) {
   char* cursor_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
   int max_rows = PG_GETARG_INT32(2);
   if (max_rows < 1 || max_rows > kMaxFetchRows)
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_rows must be between 1 and %d", kMaxFetchRows)));
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_rows must be between 1 and %d", kMaxFetchRows)));
   ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
   InitMaterializedSRF(fcinfo, 0);
   MemoryContext caller_cxt = CurrentMemoryContext;
@@ -283,9 +285,9 @@ PGDLLEXPORT Datum intentlog_latest_cursor(PG_FUNCTION_ARGS) {
   int64 last = 0;
   {
     Oid seq_rel = d->parts[partition].seq_rel;
-    char* sql = psprintf("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM %s",
-                         quote_qualified_identifier(get_namespace_name(get_rel_namespace(seq_rel)),
-                                                    get_rel_name(seq_rel)));
+    char* sql =
+        psprintf("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM %s",
+                 quote_qualified_identifier(get_namespace_name(get_rel_namespace(seq_rel)), get_rel_name(seq_rel)));
     if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "intentlog: cannot read seq");
     bool isnull;
     last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -3,8 +3,6 @@
 #pragma once
 
 extern "C" {
-#include "postgres.h"
-
 #include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -16,6 +14,7 @@ extern "C" {
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "postgres.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/array.h"

@@ -3,6 +3,8 @@
 // common/schema_compat and common/payload_codec; this file fetches stored
 // descriptor sets, keeps the parsed ones per backend, and turns failures
 // into SQL errors.
+#include "extension/schema_registry.h"
+
 #include <map>
 #include <memory>
 #include <string>
@@ -11,7 +13,6 @@
 #include "common/payload_codec.h"
 #include "common/schema_compat.h"
 #include "extension/error_boundary.h"
-#include "extension/schema_registry.h"
 #include "extension/sql_errors.h"
 
 namespace intentlog::pg {
@@ -74,8 +75,8 @@ const char* sentence_end(const char* s) {
 
 // The same as a bytea.
 bytea* bytea_out(MemoryContext cxt, const std::string& s) {
-  auto* b = static_cast<bytea*>(
-      MemoryContextAllocExtended(cxt, VARHDRSZ + s.size(), MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
+  auto* b =
+      static_cast<bytea*>(MemoryContextAllocExtended(cxt, VARHDRSZ + s.size(), MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
   if (b == nullptr) throw std::bad_alloc();
   SET_VARSIZE(b, VARHDRSZ + s.size());
   memcpy(VARDATA(b), s.data(), s.size());
@@ -223,7 +224,8 @@ PGDLLEXPORT Datum intentlog_check_schema(PG_FUNCTION_ARGS) {
   });
 
   switch (failure) {
-    case Failure::kNone: break;
+    case Failure::kNone:
+      break;
     case Failure::kMode:
       ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                       errmsg("compatibility must be 'backward', 'forward', 'full' or 'none', got '%s'", mode_name)));

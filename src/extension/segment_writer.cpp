@@ -84,8 +84,7 @@ void insert_index_entries(Relation rel, const SegmentIndexes& indexes, HeapTuple
 
 }  // namespace
 
-void insert_intent_row(Oid relid, const SegmentIndexes& indexes, const Datum* values, const bool* nulls,
-                       int nvalues) {
+void insert_intent_row(Oid relid, const SegmentIndexes& indexes, const Datum* values, const bool* nulls, int nvalues) {
   Relation rel = table_open(relid, NoLock);  // the caller holds RowExclusiveLock
   HeapTuple tuple = form_row(RelationGetDescr(rel), values, nulls, nvalues);
   heap_insert(rel, tuple, GetCurrentCommandId(true), 0, nullptr);

@@ -6,16 +6,21 @@ namespace {
 int sqlstate_of(intentlog::Problem p) {
   using intentlog::Problem;
   switch (p) {
-    case Problem::kNullArgument: return ERRCODE_NULL_VALUE_NOT_ALLOWED;
+    case Problem::kNullArgument:
+      return ERRCODE_NULL_VALUE_NOT_ALLOWED;
     case Problem::kDomainNameEmpty:
     case Problem::kDomainNameTooLong:
-    case Problem::kDomainNameInvalid: return ERRCODE_INVALID_NAME;
+    case Problem::kDomainNameInvalid:
+      return ERRCODE_INVALID_NAME;
     case Problem::kKeyTooLong:
-    case Problem::kOpTooLong: return ERRCODE_STRING_DATA_RIGHT_TRUNCATION;
+    case Problem::kOpTooLong:
+      return ERRCODE_STRING_DATA_RIGHT_TRUNCATION;
     case Problem::kPayloadTooLarge:
     case Problem::kHeadersTooLarge:
-    case Problem::kBatchTooLarge: return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
-    default: return ERRCODE_INVALID_PARAMETER_VALUE;
+    case Problem::kBatchTooLarge:
+      return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+    default:
+      return ERRCODE_INVALID_PARAMETER_VALUE;
   }
 }
 

@@ -154,7 +154,8 @@ PGDLLEXPORT Datum intentlog_wait_for_intents(PG_FUNCTION_ARGS) {
   if (tick > static_cast<uint64>(since)) {
     if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
     int rc = SPI_execute(
-        "SELECT d.domain_id, d.name, p.partition FROM intentlog.domains d JOIN intentlog.partitions p USING (domain_id) "
+        "SELECT d.domain_id, d.name, p.partition FROM intentlog.domains d JOIN intentlog.partitions p USING "
+        "(domain_id) "
         "ORDER BY 1, 3",
         true, 0);
     if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: cannot list partitions");
@@ -163,12 +164,12 @@ PGDLLEXPORT Datum intentlog_wait_for_intents(PG_FUNCTION_ARGS) {
       HeapTuple t = SPI_tuptable->vals[i];
       int32 domain_id = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
       int partition = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
-      bool changed = shared == nullptr ||
-                     pg_atomic_read_u64(&shared->stamps[slot_of(MyDatabaseId, domain_id, partition)]) >
-                         static_cast<uint64>(since);
+      bool changed =
+          shared == nullptr ||
+          pg_atomic_read_u64(&shared->stamps[slot_of(MyDatabaseId, domain_id, partition)]) > static_cast<uint64>(since);
       if (!changed) continue;
-      Datum values[3] = {Int64GetDatum(static_cast<int64>(tick)),
-                         SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull), Int32GetDatum(partition)};
+      Datum values[3] = {Int64GetDatum(static_cast<int64>(tick)), SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull),
+                         Int32GetDatum(partition)};
       bool nulls[3] = {false, false, false};
       tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
       any = true;
