@@ -40,8 +40,9 @@ void Coordinator::arm(asio::steady_timer& timer, Clock::duration period, void (C
 void Coordinator::log_stats() {
   spdlog::info(
       "event=stats sessions={} group_domains={} streams={} fetched={} delivered={} acked={} nacked={} "
-      "commits={} db_queue={}",
-      members_.size(), gds_.size(), streams_.size(), fetched_, delivered_, acked_, nacked_, commits_, db_.queued());
+      "commits={} retries={} dead_letters={} parked={} redelivered={} state_reads={} db_queue={}",
+      members_.size(), gds_.size(), streams_.size(), fetched_, delivered_, acked_, nacked_, commits_, retries_,
+      dead_letters_, parked_, redelivered_, state_reads_, db_.queued());
 }
 
 // ------------------------------------------------------------------ catalog
@@ -50,10 +51,13 @@ void Coordinator::refresh_catalog(std::function<void()> then) {
   catalog_waiters_.push_back(std::move(then));
   if (catalog_loading_) return;
   catalog_loading_ = true;
-  db_.run([](Store& s) { return s.domains(); },
-          [this](std::vector<DomainRow> rows) {
+  db_.run([](Store& s) { return std::make_pair(s.domains(), load_delivery_settings(s.conn())); },
+          [this](std::pair<std::vector<DomainRow>, std::map<std::string, DeliverySettings>> loaded) {
             catalog_.clear();
-            for (auto& r : rows) catalog_[r.name] = DomainInfo{r.partitions, r.durability};
+            for (auto& r : loaded.first) catalog_[r.name] = DomainInfo{r.partitions, r.durability, {}};
+            for (auto& [name, settings] : loaded.second) {
+              if (auto c = catalog_.find(name); c != catalog_.end()) c->second.delivery = settings;
+            }
             catalog_loading_ = false;
             auto waiters = std::move(catalog_waiters_);
             catalog_waiters_.clear();
@@ -332,6 +336,10 @@ void Coordinator::on_leases(const GroupDomainKey& key, std::uint64_t generation,
 
 void Coordinator::open_stream(GroupDomain& gd, int partition) {
   auto st = std::make_unique<PartitionStream>(next_stream_id_++, gd.group, gd.domain, partition, cfg_.max_in_flight);
+  if (auto c = catalog_.find(gd.domain); c != catalog_.end()) {
+    st->state_query = c->second.delivery.state_query;
+    st->consistency_timeout = c->second.delivery.consistency_timeout;
+  }
   const v1::Start start = gd.first_leases ? gd.start : v1::START_COMMITTED;
   st->started = true;
   switch (start) {
@@ -461,6 +469,10 @@ void Coordinator::maybe_start(PartitionStream& st) {
 void Coordinator::maybe_fetch(PartitionStream& st) {
   if (stopping_ || !st.started || st.fetching || !st.dirty || st.assigned == 0) return;
   if (Clock::now() < st.retry_at) return;
+  if (!st.held_loaded) {
+    load_held(st);  // fetches wait until the keys held in SQL are known
+    return;
+  }
   const std::size_t held = st.held();
   const std::size_t bytes = st.scheduler.bytes();
   if (held >= cfg_.buffer_events || bytes >= cfg_.buffer_bytes) return;
@@ -483,7 +495,7 @@ void Coordinator::maybe_fetch(PartitionStream& st) {
               const std::size_t n = r.events.size();
               const std::uint64_t batch = st->tracker.add_batch(r.next_cursor, n);
               const std::size_t before = st->scheduler.bytes();
-              for (auto& e : r.events) st->scheduler.push(KeyScheduler::Item{batch, std::move(e)});
+              accept_fetched(*st, batch, std::move(r.events));
               st->avg_event_bytes =
                   std::max<std::size_t>(64, (st->avg_event_bytes + (st->scheduler.bytes() - before) / n) / 2);
               st->fetch_cursor = std::move(r.next_cursor);
@@ -567,6 +579,15 @@ void Coordinator::pump(std::uint64_t sid) {
         for (int k = 0; k < kPerStreamTurn && budget > 0 && bytes < cfg_.max_batch_bytes; ++k) {
           const v1::Event* e = st->scheduler.pop_ready(now, sid);
           if (!e) break;
+          if (!st->state_query.empty()) {
+            // Sent once its state is read; the credit is spent now.
+            session.spend_credit(1);
+            --budget;
+            progress = true;
+            resolve_state(*st, sid, e->seq(), now + st->consistency_timeout, 0);
+            continue;
+          }
+          st->sent[e->seq()] = {sid, now};
           *batch->add_events() = *e;
           bytes += e->payload().size() + e->key().size() + e->headers_json().size() + 64;
           --budget;
@@ -594,8 +615,17 @@ void Coordinator::on_ack(std::uint64_t sid, const v1::Ack& ack) {
     auto s = gd->streams.find(ev.partition());
     if (s == gd->streams.end()) continue;
     PartitionStream& st = *s->second;
+    if (st.resolving.count(ev.seq())) continue;  // not sent yet: an ack for it is bogus
+    const bool retried = st.retried.count(ev.seq()) > 0;
+    const v1::Event* e = retried ? st.scheduler.in_flight_event(ev.seq(), sid) : nullptr;
+    const std::string key = e ? e->key() : std::string();
     if (auto batch = st.scheduler.ack(ev.seq(), sid)) {
-      st.tracker.resolve(*batch);
+      st.sent.erase(ev.seq());
+      if (retried) {
+        retry_acked(st, ev.seq(), key);
+      } else {
+        st.tracker.resolve(*batch);
+      }
       ++acked_;
       touched.insert(&st);
     }
@@ -617,18 +647,14 @@ void Coordinator::on_nack(std::uint64_t sid, const v1::Nack& nack) {
   auto s = gd->streams.find(ev.partition());
   if (s == gd->streams.end()) return;
   PartitionStream& st = *s->second;
+  if (st.resolving.count(ev.seq())) return;  // not sent yet
   const v1::Event* e = st.scheduler.in_flight_event(ev.seq(), sid);
   if (!e) return;
-  // In-memory backoff until SQL retries exist (issue 4): base * 2^(attempt-1).
-  const std::uint32_t attempt = e->attempt();
-  std::chrono::milliseconds delay = cfg_.nack_backoff * (1LL << std::min<std::uint32_t>(attempt - 1, 20));
-  delay = std::min(delay, cfg_.max_nack_backoff);
-  spdlog::warn(
-      "event=nack session={} group={} domain={} partition={} seq={} key={} attempt={} retry_in_ms={} "
-      "error={}",
-      sid, q(st.group), q(st.domain), st.partition, ev.seq(), q(e->key()), attempt, delay.count(), q(nack.error()));
-  st.scheduler.nack(ev.seq(), sid, Clock::now() + delay);
+  spdlog::warn("event=nack session={} group={} domain={} partition={} seq={} key={} attempt={} error={}", sid,
+               q(st.group), q(st.domain), st.partition, ev.seq(), q(e->key()), e->attempt(), q(nack.error()));
   ++nacked_;
+  // A retry in SQL: the cursor moves on, other keys never wait for it.
+  fail_event(st, ev.seq(), sid, nack.error().empty() ? "nack" : "nack: " + nack.error());
   pump(sid);
 }
 
@@ -657,6 +683,7 @@ void Coordinator::tick() {
   if (poll) last_poll_ = now;
   for (auto& [id, st] : streams_) {
     if (poll) st->dirty = true;
+    check_ack_timeouts(*st, now);
     if (!st->started) maybe_start(*st);
     if (!st->committing) {
       if (auto c = st->tracker.take_committable()) st->to_commit = std::move(c);
@@ -664,7 +691,7 @@ void Coordinator::tick() {
     }
     maybe_fetch(*st);
   }
-  // Nacked keys become ready with time.
+  for (auto& [key, gd] : gds_) poll_due(*gd, now);
   for (auto& [sid, m] : members_) pump(sid);
 }
 

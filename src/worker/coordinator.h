@@ -10,7 +10,14 @@
 //     buffer_events intents, and sends only against consumer credit, so a
 //     backlog of any size costs bounded memory;
 //   - acks resolve intents; every commit_interval the cursor after the fully
-//     acknowledged batches is committed (at-least-once).
+//     acknowledged batches is committed (at-least-once);
+//   - a nack, an ack timeout or state that cannot be resolved hands the
+//     intent (and the intents of its key held behind it) to SQL as a retry,
+//     so the cursor moves on; retries come back from SQL when due
+//     (coordinator_retries.cpp);
+//   - domains with a state_query get the key's state attached before an
+//     event is sent: standby, then primary, then back-off
+//     (coordinator_state.cpp).
 // SQL runs on the DbPool; results come back here by stream id, so a stream
 // closed meanwhile is simply not found.
 #pragma once
@@ -29,6 +36,7 @@
 
 #include "intentlog/v1/stream.pb.h"
 #include "worker/db_pool.h"
+#include "worker/delivery_store.h"
 #include "worker/partition_stream.h"
 #include "worker/session.h"
 #include "worker/worker_config.h"
@@ -66,6 +74,7 @@ class Coordinator {
   struct DomainInfo {
     int partitions = 0;
     std::string durability;
+    DeliverySettings delivery;
   };
 
   struct GroupDomain {
@@ -80,6 +89,8 @@ class Coordinator {
     bool lease_in_flight = false;
     bool gaps_in_flight = false;
     Clock::time_point lease_ok_at;
+    bool due_in_flight = false;     // intentlog.due_retries running
+    Clock::time_point due_poll_at;  // next due_retries call
   };
 
   struct Member {
@@ -110,6 +121,23 @@ class Coordinator {
   void maybe_fetch(PartitionStream& st);
   void start_commit(PartitionStream& st);
   void pump(std::uint64_t sid);
+
+  // Failed deliveries and SQL retries (coordinator_retries.cpp).
+  void enqueue_sql(PartitionStream& st, SqlWork work);
+  void run_sql(std::uint64_t id);
+  void load_held(PartitionStream& st);
+  void accept_fetched(PartitionStream& st, std::uint64_t batch, std::vector<v1::Event> events);
+  void fail_event(PartitionStream& st, std::int64_t seq, std::uint64_t owner, const std::string& error);
+  void retry_acked(PartitionStream& st, std::int64_t seq, const std::string& key);
+  void poll_due(GroupDomain& gd, Clock::time_point now);
+  void check_ack_timeouts(PartitionStream& st, Clock::time_point now);
+  void due_soon(const PartitionStream& st);
+
+  // Progressive consistency reads (coordinator_state.cpp).
+  void resolve_state(PartitionStream& st, std::uint64_t sid, std::int64_t seq, Clock::time_point deadline,
+                     std::uint32_t reads);
+  void send_event(PartitionStream& st, std::uint64_t sid, const v1::Event& e);
+  void refund_credit(std::uint64_t sid);
 
   void tick();
   void lease_tick();
@@ -147,6 +175,11 @@ class Coordinator {
   std::uint64_t acked_ = 0;
   std::uint64_t nacked_ = 0;
   std::uint64_t commits_ = 0;
+  std::uint64_t retries_ = 0;       // failures handed to SQL as retries
+  std::uint64_t dead_letters_ = 0;  // failures that made dead letters
+  std::uint64_t parked_ = 0;        // fetched intents parked behind their key
+  std::uint64_t redelivered_ = 0;   // events from intentlog.due_retries
+  std::uint64_t state_reads_ = 0;   // consistency reads made
 };
 
 }  // namespace intentlog

@@ -84,7 +84,8 @@ FailureOutcome record_failure(pqxx::connection& conn, const std::string& group, 
   const pqxx::row r = tx.exec_params1(
       "SELECT outcome, failed_attempts, dead_letter_id"
       " FROM intentlog.record_failure($1, $2, $3, $4, $5, $6, $7::bigint[])",
-      group, domain, partition, seq, error, static_cast<int>(attempt), bigint_array_literal(followers));
+      group, domain, partition, seq, error, attempt ? std::optional<int>(static_cast<int>(attempt)) : std::nullopt,
+      bigint_array_literal(followers));
   FailureOutcome out;
   out.outcome = r[0].as<std::string>();
   out.failed_attempts = r[1].is_null() ? 0 : r[1].as<int>();
@@ -127,6 +128,17 @@ std::optional<int> retry_delivered(pqxx::connection& conn, const std::string& gr
       tx.exec_params1("SELECT intentlog.retry_delivered($1, $2, $3, $4)", group, domain, partition, seq);
   if (r[0].is_null()) return std::nullopt;
   return r[0].as<int>();
+}
+
+std::vector<std::string> held_keys(pqxx::connection& conn, const std::string& group, const std::string& domain,
+                                   int partition) {
+  pqxx::nontransaction tx(conn);
+  std::vector<std::string> out;
+  for (const auto& r : tx.exec_params("SELECT key FROM intentlog.held_keys($1, $2, ARRAY[$3::int])", group, domain,
+                                      partition)) {
+    out.push_back(r[0].as<std::string>());
+  }
+  return out;
 }
 
 int release_claims(pqxx::connection& conn, const std::string& group, const std::string& domain,

@@ -36,7 +36,7 @@ struct FailureOutcome {
   std::optional<std::int64_t> dead_letter_id;
 };
 // intentlog.record_failure; `followers` are the key's later intents the
-// worker held in memory behind `seq`.
+// worker held in memory behind `seq`; `attempt` 0: SQL knows it (a retry).
 FailureOutcome record_failure(pqxx::connection& conn, const std::string& group, const std::string& domain,
                               int partition, std::int64_t seq, const std::string& error, std::uint32_t attempt,
                               const std::vector<std::int64_t>& followers);
@@ -50,6 +50,10 @@ std::vector<v1::Event> due_retries(pqxx::connection& conn, const std::string& gr
 // the seq was not held.
 std::optional<int> retry_delivered(pqxx::connection& conn, const std::string& group, const std::string& domain,
                                    int partition, std::int64_t seq);
+
+// intentlog.held_keys: keys whose new intents must go through park.
+std::vector<std::string> held_keys(pqxx::connection& conn, const std::string& group, const std::string& domain,
+                                   int partition);
 
 // intentlog.release_claims, when a partition's lease is taken.
 int release_claims(pqxx::connection& conn, const std::string& group, const std::string& domain,

@@ -8,13 +8,25 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
 
 #include "worker/commit_tracker.h"
 #include "worker/key_scheduler.h"
 
 namespace intentlog {
+
+class Store;
+struct PartitionStream;
+// A delivery SQL call of a partition: the work runs on a DbPool thread and
+// returns what to do with the stream on the event loop.
+using SqlStep = std::function<void(PartitionStream&)>;
+using SqlWork = std::function<SqlStep(Store&)>;
 
 struct PartitionStream {
   using Clock = std::chrono::steady_clock;
@@ -53,6 +65,28 @@ struct PartitionStream {
   Clock::time_point commit_warned_at{};
 
   std::uint64_t assigned = 0;  // session id of the consumer that gets new events; 0 = none
+
+  // Failed deliveries, retries and parked intents live in SQL
+  // (sql/src/70_delivery.sql). `sql_held` mirrors the keys held there, so that
+  // new intents of those keys go through intentlog.park instead of out;
+  // every other key never waits for SQL.
+  bool held_loaded = false;  // intentlog.held_keys read at lease time: fetching may start
+  bool held_loading = false;
+  std::unordered_set<std::string> sql_held;
+  std::unordered_map<std::string, int> parking;  // key -> fetched intents waiting for intentlog.park
+  std::unordered_set<std::int64_t> retried;      // from intentlog.due_retries; not in the tracker
+  // In flight to a consumer since when (ack timeout): seq -> (session, time).
+  std::unordered_map<std::int64_t, std::pair<std::uint64_t, Clock::time_point>> sent;
+  std::unordered_map<std::int64_t, std::uint64_t> resolving;  // seq -> session: state being read before the send
+  // The partition's delivery SQL runs one call at a time, in order: a park
+  // after the failure that held its key, a retry_delivered after the parks
+  // queued before it.
+  std::deque<SqlWork> sql_ops;
+  bool sql_busy = false;
+
+  // Progressive consistency reads: the domain's state_query (empty: none).
+  std::string state_query;
+  std::chrono::milliseconds consistency_timeout{5000};
 };
 
 }  // namespace intentlog

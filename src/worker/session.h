@@ -43,6 +43,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writable() const { return !closing_ && queued_bytes_ < cfg_.max_queued_bytes; }
   std::uint32_t credit() const { return credit_; }
   void spend_credit(std::uint32_t n) { credit_ -= n; }
+  // Credit spent on an event that was never sent (its delivery failed first).
+  void refund_credit(std::uint32_t n) { credit_ += n; }
 
   std::uint64_t id() const { return id_; }
   const std::string& peer() const { return peer_; }

@@ -16,6 +16,7 @@
 
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 
 #include "common/frame_reader.h"
@@ -48,6 +49,8 @@ usage: intentlog-tail --group G --domain D [--domain D2 ...] [options]
   --slow-ms N          wait N ms per event before acknowledging (to try out a slow consumer)
   --fail-first N       nack each event's first N deliveries instead of printing it (to try out
                        redelivery: the worker sends it again later, its key waits meanwhile)
+  --fail-key KEY       nack every delivery of KEY, repeatable (a poison key: it ends in the dead
+                       letters after the domain's max_attempts; other keys stream on)
   --client-name NAME   shown in the worker's logs
   --help               this text
 
@@ -69,6 +72,7 @@ struct Options {
   long idle_exit_ms = 0;
   long slow_ms = 0;
   std::uint32_t fail_first = 0;
+  std::set<std::string> fail_keys;
   std::string client_name = "intentlog-tail";
 };
 
@@ -157,6 +161,8 @@ bool parse(int argc, char** argv, Options* o, std::string* error, bool* help) {
       const long long v = number(1000);
       if (v < 0) return false;
       o->fail_first = static_cast<std::uint32_t>(v);
+    } else if (arg == "--fail-key") {
+      o->fail_keys.insert(value);
     } else if (arg == "--client-name") {
       o->client_name = value;
     } else {
@@ -392,13 +398,14 @@ class Tail {
     std::uint32_t printed = 0;
     for (const auto& e : b.events()) {
       if (o_.limit && printed_ >= o_.limit) break;
-      if (e.attempt() <= o_.fail_first) {
+      const bool poison = !o_.fail_keys.empty() && o_.fail_keys.count(e.key());
+      if (e.attempt() <= o_.fail_first || poison) {
         v1::ClientFrame nack;
         auto* id = nack.mutable_nack()->mutable_event();
         id->set_domain(e.domain());
         id->set_partition(e.partition());
         id->set_seq(e.seq());
-        nack.mutable_nack()->set_error("--fail-first " + std::to_string(o_.fail_first));
+        nack.mutable_nack()->set_error(poison ? "--fail-key" : "--fail-first " + std::to_string(o_.fail_first));
         if (!write(nack)) return false;
         continue;
       }

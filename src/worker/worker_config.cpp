@@ -51,7 +51,9 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
   --poll-ms N            poll interval, a fallback for missed wake-ups (default: 500)
   --commit-interval-ms N how often acknowledged cursors are committed (default: 100)
   --lease-ttl-ms N       partition lease time; renewed every third of it (default: 10000)
-  --nack-backoff-ms N    first redelivery delay after a nack, doubled per attempt (default: 1000)
+  --ack-timeout-ms N     a delivery not acknowledged this long fails like a nack (default: 30000)
+  --retry-poll-ms N      how often due retries are read while keys are held (default: 200)
+  --replica CONNINFO     streaming standby the domains' state_query is read from first (default: none)
   --db-connections N     connections for fetches and commits (default: 2)
   --log-level LEVEL      trace, debug, info, warn, error (default: info)
   --help                 this text
@@ -129,8 +131,12 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
       c.commit_interval = std::chrono::milliseconds(number(1, 60000));
     } else if (arg == "--lease-ttl-ms") {
       c.lease_ttl = std::chrono::milliseconds(number(300, 3600000));
-    } else if (arg == "--nack-backoff-ms") {
-      c.nack_backoff = std::chrono::milliseconds(number(0, 3600000));
+    } else if (arg == "--ack-timeout-ms") {
+      c.ack_timeout = std::chrono::milliseconds(number(10, 86400000));
+    } else if (arg == "--retry-poll-ms") {
+      c.retry_poll = std::chrono::milliseconds(number(1, 60000));
+    } else if (arg == "--replica") {
+      c.replica = value;
     } else if (arg == "--db-connections") {
       c.db_connections = static_cast<int>(number(1, 64));
     } else if (arg == "--log-level") {

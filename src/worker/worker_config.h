@@ -40,9 +40,11 @@ struct WorkerConfig {
   std::chrono::milliseconds poll{500};  // fallback for missed wake-ups
   std::chrono::milliseconds commit_interval{100};
   std::chrono::milliseconds lease_ttl{10000};    // renewed every ttl/3
-  std::chrono::milliseconds nack_backoff{1000};  // doubled per attempt
-  std::chrono::milliseconds max_nack_backoff{60000};
+  // A delivery not acknowledged this long fails like a nack (SQL retry).
+  std::chrono::milliseconds ack_timeout{30000};
+  std::chrono::milliseconds retry_poll{200};  // intentlog.due_retries while keys are held
   int db_connections = 2;
+  std::string replica;  // libpq conninfo of a streaming standby for state reads; empty: none
 
   std::string log_level = "info";
 };
