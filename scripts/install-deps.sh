@@ -14,6 +14,7 @@ PACKAGES=(
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   postgresql-15-pgq3
   python3-protobuf
+  clang libclang-rt-14-dev
 )
 
 missing=()
