@@ -18,7 +18,7 @@ constexpr auto kWarnEvery = std::chrono::seconds(10);
 }  // namespace
 
 Coordinator::Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& db)
-    : io_(io), cfg_(cfg), db_(db), tick_timer_(io), lease_timer_(io), stats_timer_(io) {}
+    : io_(io), cfg_(cfg), db_(db), tick_timer_(io), lease_timer_(io), stats_timer_(io), retry_timer_(io) {}
 
 void Coordinator::start() {
   last_poll_ = Clock::now();
@@ -26,6 +26,7 @@ void Coordinator::start() {
   arm(tick_timer_, cfg_.commit_interval, &Coordinator::tick);
   arm(lease_timer_, cfg_.lease_ttl / 3, &Coordinator::lease_tick);
   arm(stats_timer_, kStatsInterval, &Coordinator::log_stats);
+  arm(retry_timer_, cfg_.retry_poll, &Coordinator::retry_tick);
 }
 
 void Coordinator::arm(asio::steady_timer& timer, Clock::duration period, void (Coordinator::*fn)()) {
@@ -691,7 +692,6 @@ void Coordinator::tick() {
     }
     maybe_fetch(*st);
   }
-  for (auto& [key, gd] : gds_) poll_due(*gd, now);
   for (auto& [sid, m] : members_) pump(sid);
 }
 
@@ -725,6 +725,7 @@ void Coordinator::shutdown(std::function<void()> done) {
   tick_timer_.cancel();
   lease_timer_.cancel();
   stats_timer_.cancel();
+  retry_timer_.cancel();
   log_stats();
   if (pending_retires_ == 0) {
     done();

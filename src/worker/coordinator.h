@@ -132,6 +132,7 @@ class Coordinator {
   void poll_due(GroupDomain& gd, Clock::time_point now);
   void check_ack_timeouts(PartitionStream& st, Clock::time_point now);
   void due_soon(const PartitionStream& st);
+  void retry_tick();
 
   // Progressive consistency reads (coordinator_state.cpp).
   void resolve_state(PartitionStream& st, std::uint64_t sid, std::int64_t seq, Clock::time_point deadline,
@@ -153,6 +154,7 @@ class Coordinator {
   asio::steady_timer tick_timer_;
   asio::steady_timer lease_timer_;
   asio::steady_timer stats_timer_;
+  asio::steady_timer retry_timer_;
 
   std::map<std::string, DomainInfo> catalog_;
   bool catalog_loading_ = false;

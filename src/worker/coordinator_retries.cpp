@@ -189,8 +189,20 @@ void Coordinator::retry_acked(PartitionStream& st, std::int64_t seq, const std::
   });
 }
 
+// Something of the stream's group and domain may be due now (a retry was
+// acknowledged with more of its key parked, a key died): ask at once.
 void Coordinator::due_soon(const PartitionStream& st) {
-  if (GroupDomain* gd = find_gd(st.group, st.domain)) gd->due_poll_at = Clock::time_point{};
+  GroupDomain* gd = find_gd(st.group, st.domain);
+  if (!gd) return;
+  gd->due_poll_at = Clock::time_point{};
+  asio::post(io_, [this, key = GroupDomainKey{st.group, st.domain}] {
+    if (GroupDomain* g = find_gd(key.first, key.second)) poll_due(*g, Clock::now());
+  });
+}
+
+void Coordinator::retry_tick() {
+  const auto now = Clock::now();
+  for (auto& [key, gd] : gds_) poll_due(*gd, now);
 }
 
 // Asks SQL for the retries and parked intents that are due, for the
