@@ -4,11 +4,18 @@
 // frame_fuzzer.cpp) and a byte stream. The output is checked in under
 // test/fuzz/corpus/; rerun after a wire change:
 //   build/fuzz/test/fuzz/frame_fuzz_corpus test/fuzz/corpus
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/stubs/logging.h>
 
 #include <cstdint>
 #include <cstdio>
+#include <vector>
 #include <limits>
+#include <set>
 #include <string>
 
 #include "common/frame_writer.h"
@@ -185,6 +192,64 @@ v1::ServerFrame assignment() {
   return f;
 }
 
+// Map fields in a fixed order, so that rerunning writes the same files.
+std::string deterministic(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream stream(&out);
+  google::protobuf::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+// A FileDescriptorSet of `file` and everything it imports, imports first
+// (what `protoc --include_imports --descriptor_set_out` writes).
+void add_file(const google::protobuf::FileDescriptor* file, google::protobuf::FileDescriptorSet* set,
+              std::set<std::string>* seen) {
+  if (!seen->insert(file->name()).second) return;
+  for (int i = 0; i < file->dependency_count(); ++i) add_file(file->dependency(i), set, seen);
+  file->CopyTo(set->add_file());
+}
+
+std::string descriptor_set(const google::protobuf::Descriptor* message) {
+  google::protobuf::FileDescriptorSet set;
+  std::set<std::string> seen;
+  add_file(message->file(), &set, &seen);
+  return set.SerializeAsString();
+}
+
+v1::ServerFrame schema(const std::string& domain, int version, const google::protobuf::Descriptor* message) {
+  v1::ServerFrame f;
+  auto* sc = f.mutable_schema();
+  sc->set_domain(domain);
+  sc->set_schema_version(version);
+  sc->set_message(message->full_name());
+  sc->set_descriptor_set(descriptor_set(message));
+  return f;
+}
+
+v1::ClientFrame schema_request(const std::string& domain, int version) {
+  v1::ClientFrame f;
+  f.mutable_schema_request()->set_domain(domain);
+  f.mutable_schema_request()->set_schema_version(version);
+  return f;
+}
+
+// A Batch of events of `domain` at `version` whose payloads are `payloads`.
+v1::ServerFrame batch_of(const std::string& domain, int version, const std::vector<std::string>& payloads) {
+  v1::ServerFrame f;
+  int i = 0;
+  for (const auto& p : payloads) {
+    v1::Event* e = f.mutable_batch()->add_events();
+    fill_event(e, i++, 0);
+    e->set_domain(domain);
+    e->set_schema_version(version);
+    e->set_payload(p);
+  }
+  return f;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -263,6 +328,37 @@ int main(int argc, char** argv) {
   gap_extreme.mutable_gap()->mutable_detected_at()->set_seconds(std::numeric_limits<std::int64_t>::min());
   gap_extreme.mutable_gap()->set_first_seq(std::numeric_limits<std::int64_t>::min());
   write("server_gap_extreme_values", frame(gap_extreme));
+
+  // Schemas: the tail decodes payloads through descriptor sets it receives.
+  write("client_schema_request", frame(schema_request("orders", 2)));
+  v1::ServerFrame state_event = batch(1, 0);
+  auto* st = state_event.mutable_batch()->mutable_events(0)->mutable_state();
+  st->set_version(9);
+  st->set_json("{\"status\": \"paid\", \"total\": 12.5}");
+  st->set_source(v1::STATE_SOURCE_STANDBY);
+  st->set_reads(2);
+  write("server_batch_with_state", frame(state_event));
+  // intentlog.v1.Event as a payload schema: nested messages, a oneof, an
+  // enum, optional, repeated-free scalars of every width, a Timestamp.
+  v1::Event payload_event;
+  fill_event(&payload_event, 2, 5);
+  *payload_event.mutable_state() = st[0];
+  google::protobuf::Struct payload_struct;
+  (*payload_struct.mutable_fields())["a"].set_number_value(1.5);
+  (*payload_struct.mutable_fields())["b"].mutable_list_value()->add_values()->set_string_value("x");
+  (*payload_struct.mutable_fields())["c"].mutable_struct_value();
+  write("server_schema_event", frame(schema("orders", 2, v1::Event::descriptor())) +
+                                   frame(batch_of("orders", 2, {payload_event.SerializeAsString(), "\x08\x01"})));
+  write("server_schema_struct", frame(schema("docs", 1, google::protobuf::Struct::descriptor())) +
+                                    frame(batch_of("docs", 1, {deterministic(payload_struct)})));
+  v1::ServerFrame schema_error;
+  schema_error.mutable_schema()->set_domain("orders");
+  schema_error.mutable_schema()->set_schema_version(3);
+  schema_error.mutable_schema()->set_error("no schema version 3 of orders");
+  write("server_schema_error", frame(schema_error) + frame(batch_of("orders", 3, {"\x0a\x01x"})));
+  v1::ServerFrame schema_garbage = schema("orders", 4, v1::Event::descriptor());
+  schema_garbage.mutable_schema()->set_descriptor_set("\x0a\x05\x0a\x03a.b");  // a file "a.b" with nothing
+  write("server_schema_garbage", frame(schema_garbage) + frame(batch_of("orders", 4, {"\x08\x01"})));
 
   std::printf("wrote %d files to %s\n", written, dir.c_str());
   return 0;

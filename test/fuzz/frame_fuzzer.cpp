@@ -23,13 +23,24 @@
 //     frame is frame_size() bytes;
 //   - Hello domains go through check_domain_name (as Session does); Batch
 //     events and Gap frames through intentlog-tail's JSON and text printers,
-//     whose JSON line must stay one line.
+//     whose JSON line must stay one line;
+//   - Schema frames go through ProtoSchema::parse as in intentlog-tail, and
+//     the payloads of later Batch events of that (domain, schema_version)
+//     through the resulting PayloadCodec (validate, to_json); JSON it
+//     produced must be accepted back by from_json, into a payload that
+//     validates, unless the descriptor set redefines a google.protobuf
+//     type (libprotobuf's JSON code treats well-known types by name, so a
+//     redefined google.protobuf.ListValue prints what it cannot parse).
 // ASan and UBSan (see CMakeLists.txt, INTENTLOG_FUZZ) catch memory errors,
 // leaks and undefined behaviour on the way.
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/stubs/logging.h>
 
 #include <algorithm>
 #include <cstddef>
+#include <map>
+#include <memory>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -39,6 +50,7 @@
 
 #include "common/frame_reader.h"
 #include "common/frame_writer.h"
+#include "common/payload_codec.h"
 #include "common/validation.h"
 #include "intentlog/v1/stream.pb.h"
 #include "worker/event_format.h"
@@ -130,16 +142,103 @@ void worker_side(const intentlog::v1::ClientFrame& f) {
   }
 }
 
-void tail_side(const intentlog::v1::ServerFrame& f) {
+// What intentlog-tail keeps between frames: a codec per (domain, schema
+// version) it received a Schema frame for (nullptr: the schema did not build).
+struct Codec {
+  std::unique_ptr<intentlog::PayloadCodec> codec;
+  bool canonical_wkt = true;  // every google.protobuf type in the set is the real one
+};
+using Codecs = std::map<std::pair<std::string, int>, Codec>;
+
+// protoc --include_imports writes json_name on every field; CopyTo does not.
+void strip_json_names(google::protobuf::DescriptorProto* m) {
+  for (auto& f : *m->mutable_field()) f.clear_json_name();
+  for (auto& n : *m->mutable_nested_type()) strip_json_names(&n);
+}
+
+// False when a message or enum named google.protobuf.* (however declared:
+// any file name, package "google" with a nested message "protobuf", ...)
+// differs from the real well-known type.
+bool canonical_types(const std::string& prefix, const google::protobuf::DescriptorProto& m) {
+  const std::string name = prefix + m.name();
+  if (name.rfind("google.protobuf.", 0) == 0) {
+    const auto* real = google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(name);
+    if (real == nullptr) return false;
+    google::protobuf::DescriptorProto want;
+    real->CopyTo(&want);
+    google::protobuf::DescriptorProto got = m;
+    strip_json_names(&got);
+    return got.SerializeAsString() == want.SerializeAsString();  // nested types compared with it
+  }
+  for (const auto& e : m.enum_type()) {
+    if ((name + "." + e.name()).rfind("google.protobuf.", 0) == 0) return false;
+  }
+  for (const auto& n : m.nested_type()) {
+    if (!canonical_types(name + ".", n)) return false;
+  }
+  return true;
+}
+
+bool canonical_wkt(const std::string& descriptor_set) {
+  google::protobuf::FileDescriptorSet set;
+  if (!set.ParseFromString(descriptor_set)) return false;
+  for (const auto& f : set.file()) {
+    const std::string prefix = f.package().empty() ? "" : f.package() + ".";
+    for (const auto& m : f.message_type()) {
+      if (!canonical_types(prefix, m)) return false;
+    }
+    for (const auto& e : f.enum_type()) {
+      const std::string name = prefix + e.name();
+      if (name.rfind("google.protobuf.", 0) != 0) continue;
+      const auto* real = google::protobuf::DescriptorPool::generated_pool()->FindEnumTypeByName(name);
+      if (real == nullptr) return false;
+      google::protobuf::EnumDescriptorProto want;
+      real->CopyTo(&want);
+      if (e.SerializeAsString() != want.SerializeAsString()) return false;
+    }
+  }
+  return true;
+}
+
+void decode_payload(const Codec& c, const std::string& payload) {
+  const intentlog::PayloadCodec& codec = *c.codec;
+  std::string error;
+  (void)codec.validate(payload, &error);
+  std::string json;
+  if (!codec.to_json(payload, &json, &error) || !c.canonical_wkt) return;
+  std::string again;
+  if (!codec.from_json(json, &again, &error)) {
+    std::fprintf(stderr, "frame_fuzzer: to_json gave %s\nwhich from_json refuses: %s\n", json.c_str(), error.c_str());
+    FUZZ_CHECK(!"JSON from to_json is accepted by from_json");
+  }
+  if (!codec.validate(again, &error)) {
+    std::fprintf(stderr, "frame_fuzzer: from_json(%s) does not validate: %s\n", json.c_str(), error.c_str());
+    FUZZ_CHECK(!"from_json output validates");
+  }
+}
+
+void tail_side(const intentlog::v1::ServerFrame& f, Codecs* codecs) {
   round_trip(f);
+  if (f.has_schema()) {
+    const auto& sc = f.schema();
+    std::string error;
+    std::unique_ptr<intentlog::ProtoSchema> schema;
+    if (sc.error().empty()) schema = intentlog::ProtoSchema::parse(sc.descriptor_set(), sc.message(), &error);
+    Codec& c = (*codecs)[{sc.domain(), sc.schema_version()}];
+    c.codec = schema ? std::make_unique<intentlog::PayloadCodec>(std::move(schema)) : nullptr;
+    c.canonical_wkt = c.codec && canonical_wkt(sc.descriptor_set());
+  }
   if (f.has_batch()) {
     for (const auto& e : f.batch().events()) {
       const std::string json = intentlog::event_json(e);
       const std::string text = intentlog::event_text(e);
-      // headers_json is embedded as the worker sent it (jsonb text, never
-      // multi-line); everything else is escaped.
-      if (e.headers_json().find('\n') == std::string::npos) FUZZ_CHECK(json.find('\n') == std::string::npos);
+      // headers_json and state.json are embedded as the worker sent them
+      // (the database's json text, never multi-line); the rest is escaped.
+      if (e.headers_json().find('\n') == std::string::npos && e.state().json().find('\n') == std::string::npos)
+        FUZZ_CHECK(json.find('\n') == std::string::npos);
       FUZZ_CHECK(!text.empty());
+      auto it = codecs->find({e.domain(), e.schema_version()});
+      if (it != codecs->end() && it->second.codec && !e.payload().empty()) decode_payload(it->second, e.payload());
     }
   }
   if (f.has_gap()) {
@@ -195,12 +294,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* input, std::size_t siz
   }
 
   const std::size_t checked = std::min(whole.bodies.size(), kMaxBodiesChecked);
+  Codecs codecs;
   for (std::size_t i = 0; i < checked; ++i) {
     const std::string& b = whole.bodies[i];
     intentlog::v1::ClientFrame cf;
     if (cf.ParseFromArray(b.data(), static_cast<int>(b.size()))) worker_side(cf);
     intentlog::v1::ServerFrame sf;
-    if (sf.ParseFromArray(b.data(), static_cast<int>(b.size()))) tail_side(sf);
+    if (sf.ParseFromArray(b.data(), static_cast<int>(b.size()))) tail_side(sf, &codecs);
   }
   return 0;
 }
