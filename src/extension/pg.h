@@ -3,6 +3,9 @@
 #pragma once
 
 extern "C" {
+// clang-format off: postgres.h must come first.
+#include "postgres.h"
+// clang-format on
 #include "access/htup_details.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -14,7 +17,6 @@ extern "C" {
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "postgres.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "utils/array.h"
