@@ -9,6 +9,9 @@
 # same worker process and the same consumer connection must carry on by
 # themselves, and more load runs after the restart. crash_check.py then
 # compares what the consumer printed with the application table.
+# WORKER_OPTS: extra worker options (61 uses a lease time shorter than the
+# outage, so the worker also drops and reopens its streams from the
+# committed cursors); OUTAGE_SECONDS: time between the crash and the restart.
 #
 # Runs its own throwaway cluster (it crashes it), so it ignores the PG*
 # variables of scripts/test.sh's cluster.
@@ -53,7 +56,7 @@ COMMIT;
 \endif
 SQL
 
-start_worker w1
+start_worker w1 ${WORKER_OPTS:-}
 WORKER1=$WORKER_PID
 start_tail "$SCRATCH/c1.jsonl" --connect "$(sock w1)" --group billing --domain orders
 TAIL1=$TAIL_PID
@@ -78,7 +81,7 @@ delivered_before=$(wc -l <"$SCRATCH/c1.jsonl")
 "$_PG" crash "$CLUSTER"
 echo "$(elapsed) s: postmaster killed (-9) with $before application rows committed, $delivered_before events delivered"
 wait "$BENCH" 2>/dev/null || true
-sleep 1
+sleep "${OUTAGE_SECONDS:-1}"
 "$_PG" start "$CLUSTER" >"$SCRATCH/restart.log" 2>&1 || fail "restart failed: $(cat "$SCRATCH/restart.log")"
 restarted=$(now_ms)
 echo "$(elapsed) s: server restarted"
@@ -119,4 +122,5 @@ outage_lines=$(grep -cE 'event=(fetch_failed|wakeup_failed|commit_failed|lease_f
   "$SCRATCH/worker-w1.log" || true)
 [ "$outage_lines" -gt 0 ] || fail "the worker logged nothing about the outage"
 echo "worker: same process throughout, $outage_lines warning lines during the outage," \
-  "$(grep -c 'event=wakeup_connected' "$SCRATCH/worker-w1.log") wake-up connections"
+  "$(grep -c 'event=wakeup_connected' "$SCRATCH/worker-w1.log") wake-up connections," \
+  "$(grep -c 'event=leases_expired' "$SCRATCH/worker-w1.log" || true) lease expiries"
