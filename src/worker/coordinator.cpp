@@ -192,6 +192,7 @@ void Coordinator::retire(GroupDomainKey key) {
   for (auto& [p, st] : gd->streams) {
     if (auto c = st->tracker.take_committable()) st->to_commit = std::move(c);
     if (st->to_commit) finals.emplace_back(p, *st->to_commit);
+    flush_sql(*st);
     streams_.erase(st->id);
   }
   ++pending_retires_;
@@ -369,6 +370,7 @@ void Coordinator::open_stream(GroupDomain& gd, int partition) {
 // The lease is gone (lost, or handed to another worker): store what was
 // acknowledged; the new owner resumes from there and redelivers the rest.
 void Coordinator::close_stream(std::unique_ptr<PartitionStream> st) {
+  flush_sql(*st);
   streams_.erase(st->id);
   if (auto c = st->tracker.take_committable()) st->to_commit = std::move(c);
   if (!st->to_commit) return;

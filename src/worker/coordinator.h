@@ -125,6 +125,7 @@ class Coordinator {
   // Failed deliveries and SQL retries (coordinator_retries.cpp).
   void enqueue_sql(PartitionStream& st, SqlWork work);
   void run_sql(std::uint64_t id);
+  void flush_sql(PartitionStream& st);
   void load_held(PartitionStream& st);
   void accept_fetched(PartitionStream& st, std::uint64_t batch, std::vector<v1::Event> events);
   void fail_event(PartitionStream& st, std::int64_t seq, std::uint64_t owner, const std::string& error);

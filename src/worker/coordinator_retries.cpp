@@ -67,6 +67,31 @@ void Coordinator::run_sql(std::uint64_t id) {
           });
 }
 
+// The stream is closing: its queued delivery SQL still runs, in order, in
+// one job (an acknowledged retry must not stay in intentlog.retries and be
+// delivered again); what the results would have changed in memory no longer
+// matters. The call in flight, if any, completes on its own.
+void Coordinator::flush_sql(PartitionStream& st) {
+  std::deque<SqlWork> ops = std::move(st.sql_ops);
+  st.sql_ops.clear();
+  if (st.sql_busy && !ops.empty()) ops.pop_front();  // the one in flight
+  if (ops.empty()) return;
+  db_.run(
+      [ops = std::move(ops)](Store& s) {
+        for (const auto& work : ops) {
+          try {
+            work(s);
+          } catch (const pqxx::broken_connection&) {
+            throw;
+          } catch (const std::exception&) {
+            // Not applied: the next owner delivers from the committed cursor.
+          }
+        }
+        return true;
+      },
+      [](bool) {}, [](const std::string&) {});
+}
+
 // At lease time: claims of a previous owner are void, and the keys SQL holds
 // must be known before the first fetch (their intents must not go out).
 void Coordinator::load_held(PartitionStream& st) {

@@ -19,6 +19,10 @@ bad=$(grep -vc '"attempt":3}' "$SCRATCH/c.jsonl" || true)
 [ "$bad" = 0 ] || fail "$bad events were not on their third attempt"
 nacks=$(grep -c 'event=nack ' "$SCRATCH/worker-w1.log" || true)
 [ "$nacks" = 600 ] || fail "the worker logged $nacks nacks, expected 600"
-left=$(q -c "SELECT (SELECT count(*) FROM intentlog.retries) + (SELECT count(*) FROM intentlog.parked) + (SELECT count(*) FROM intentlog.dead_letters)")
+for _ in $(seq 50); do
+  left=$(q -c "SELECT (SELECT count(*) FROM intentlog.retries) + (SELECT count(*) FROM intentlog.parked) + (SELECT count(*) FROM intentlog.dead_letters)")
+  [ "$left" = 0 ] && break
+  sleep 0.1
+done
 [ "$left" = 0 ] || fail "$left retries, parked intents or dead letters left behind"
 echo "PASS: 600 nacks, every event redelivered in order per key on attempt 3"

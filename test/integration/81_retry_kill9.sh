@@ -11,9 +11,9 @@ q -c "SELECT intentlog.create_domain('ledger', partitions => 4, max_attempts => 
 q -c "UPDATE intentlog.domains SET base_backoff = '50 ms', max_backoff = '300 ms' WHERE name = 'ledger'"
 start_worker w1 --retry-poll-ms 20
 start_tail "$SCRATCH/c1.jsonl" --connect "$(sock w1)" --group books --domain ledger --fail-first 2
-# A steady producer: 1500 intents of 30 keys, every 13th transaction rolled back.
+# A steady producer: 900 intents of 30 keys, every 13th transaction rolled back.
 q -c "DO \$\$ BEGIN
-        FOR i IN 1..1500 LOOP
+        FOR i IN 1..900 LOOP
           PERFORM intentlog.intent_append('ledger', 'acct-' || (i % 30), 'post', convert_to(i::text, 'UTF8'));
           IF i % 13 = 0 THEN ROLLBACK; ELSE COMMIT; END IF;
           IF i % 50 = 0 THEN PERFORM pg_sleep(0.1); END IF;
@@ -39,7 +39,7 @@ start_tail "$SCRATCH/c2.jsonl" --connect "$(sock w1)" --group books --domain led
 wait "$PRODUCER" || fail "producer failed"
 expected_intents ledger "$SCRATCH/expected"
 total=$(wc -l <"$SCRATCH/expected")
-[ "$total" = $((1500 - 1500 / 13)) ] || fail "unexpected number of committed intents: $total"
+[ "$total" = $((900 - 900 / 13)) ] || fail "unexpected number of committed intents: $total"
 # One stream as the application saw it: everything before the crash, then after.
 for _ in $(seq 400); do
   cat "$SCRATCH/c1.jsonl" "$SCRATCH/c2.jsonl" >"$SCRATCH/all.jsonl"
