@@ -1,6 +1,9 @@
 // Command-line surfaces of the worker and the consumer: endpoints, worker
 // options and their limits, and how intentlog-tail prints events.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <fstream>
 #include <vector>
@@ -60,13 +63,15 @@ TEST(WorkerConfig, TcpNeedsAToken) {
   bool help = false;
   EXPECT_FALSE(parse({"--listen", "tcp:127.0.0.1:7000"}, &err, &help));
   EXPECT_NE(err.find("token"), std::string::npos);
-  const std::string file = testing::TempDir() + "/token";
+  // A name of this process's own: another user's leftover file must not be reused.
+  const std::string file = testing::TempDir() + "/intentlog-token-" + std::to_string(::getpid());
   std::ofstream(file) << "0123456789abcdef-secret\n";
   auto c = parse({"--listen", "tcp:127.0.0.1:7000", "--token-file", file}, &err, &help);
   ASSERT_TRUE(c) << err;
   EXPECT_EQ(c->token, "0123456789abcdef-secret");
   std::ofstream(file) << "short\n";
   EXPECT_FALSE(parse({"--token-file", file}, &err, &help));
+  std::remove(file.c_str());
 }
 
 TEST(WorkerConfig, ValuesAreChecked) {
