@@ -81,12 +81,14 @@ CursorState advance_cursor(const CursorState& before, const SnapshotView& snap, 
   if (next.watermark > before.watermark) {
     // Transactions S shows in progress may hold seqs below the new watermark.
     // Ones that started after S take seqs above any row visible in S.
-    for (std::uint64_t x : snap.xip) {
+    auto add = [&](std::uint64_t x) {
       auto it = std::lower_bound(next.pending.begin(), next.pending.end(), x,
                                  [](const PendingXid& p, std::uint64_t v) { return p.xid < v; });
-      if (it != next.pending.end() && it->xid == x) continue;
+      if (it != next.pending.end() && it->xid == x) return;
       next.pending.insert(it, PendingXid{x, before.watermark});
-    }
+    };
+    for (std::uint64_t x : snap.xip) add(x);
+    for (std::uint64_t x = snap.xmax; x < snap.next_xid; ++x) add(x);
   }
   return next;
 }

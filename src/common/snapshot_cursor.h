@@ -43,6 +43,11 @@ struct SnapshotView {
   std::uint64_t xmin = 0;
   std::uint64_t xmax = 0;
   std::vector<std::uint64_t> xip;  // sorted
+  // The next xid to be assigned, read right after the snapshot. xids in
+  // [xmax, next_xid) are invisible to the snapshot but not in xip (xmax is
+  // latestCompletedXid + 1), and one of them may hold a seq below a visible
+  // one: they become pending too. Later xids take seqs above anything visible.
+  std::uint64_t next_xid = 0;
   bool in_progress(std::uint64_t xid) const;
 };
 

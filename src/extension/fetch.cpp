@@ -54,6 +54,7 @@ uint64 widen_xid(TransactionId xid, FullTransactionId next) {
 struct PlainSnapshot {
   uint64 xmin;
   uint64 xmax;
+  uint64 next_xid;  // read after the snapshot: see SnapshotView::next_xid
   int nxip;
   uint64* xip;
 };
@@ -64,6 +65,7 @@ PlainSnapshot plain_snapshot(Snapshot snap) {
   s.xmin = widen_xid(snap->xmin, next);
   s.xmax = widen_xid(snap->xmax, next);
   s.nxip = static_cast<int>(snap->xcnt);
+  s.next_xid = U64FromFullTransactionId(next);
   s.xip = static_cast<uint64*>(palloc(sizeof(uint64) * (s.nxip + 1)));
   for (int i = 0; i < s.nxip; ++i) s.xip[i] = widen_xid(snap->xip[i], next);
   return s;
@@ -122,6 +124,7 @@ char* next_cursor_text(const PlainCursor& before, const PlainSnapshot& snap, int
     intentlog::SnapshotView view;
     view.xmin = snap.xmin;
     view.xmax = snap.xmax;
+    view.next_xid = snap.next_xid;
     view.xip.assign(snap.xip, snap.xip + snap.nxip);
     std::sort(view.xip.begin(), view.xip.end());
     std::vector<intentlog::FetchedRow> rows;
@@ -303,6 +306,11 @@ PGDLLEXPORT Datum intentlog_latest_cursor(PG_FUNCTION_ARGS) {
     std::vector<uint64> xip(plain.xip, plain.xip + plain.nxip);
     std::sort(xip.begin(), xip.end());
     for (uint64 x : xip) c.pending.push_back({x, 0});
+    // Invisible but not in xip (see SnapshotView::next_xid): pending too.
+    for (uint64 x = plain.xmax; x < plain.next_xid; ++x)
+      if (!std::binary_search(xip.begin(), xip.end(), x)) c.pending.push_back({x, 0});
+    std::sort(c.pending.begin(), c.pending.end(),
+              [](const intentlog::PendingXid& a, const intentlog::PendingXid& b) { return a.xid < b.xid; });
     std::string s = intentlog::format_cursor(c);
     next = static_cast<char*>(MemoryContextAlloc(caller_cxt, s.size() + 1));
     memcpy(next, s.c_str(), s.size() + 1);

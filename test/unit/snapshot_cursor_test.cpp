@@ -119,22 +119,29 @@ class Model {
     } else {
       std::size_t i = pick(0, open_.size() - 1);
       txns_[open_[i]].state = pick(0, 4) == 0 ? Txn::kAborted : Txn::kCommitted;
+      latest_completed_ = std::max(latest_completed_, txns_[open_[i]].xid);
       open_.erase(open_.begin() + i);
     }
   }
 
   void finish_all() {
-    for (auto i : open_) txns_[i].state = Txn::kCommitted;
+    for (auto i : open_) {
+      txns_[i].state = Txn::kCommitted;
+      latest_completed_ = std::max(latest_completed_, txns_[i].xid);
+    }
     open_.clear();
   }
 
   // Runs the fetch query of src/extension/fetch.cpp against the model.
   std::vector<FetchedRow> fetch(const CursorState& c, int max_rows, SnapshotView* s) const {
-    s->xmax = next_xid_;
-    s->xmin = next_xid_;
+    // As PostgreSQL takes it: xmax is latestCompletedXid + 1, so open
+    // transactions with later xids are not in xip.
+    s->xmax = latest_completed_ + 1;
+    s->xmin = s->xmax;
+    s->next_xid = next_xid_;
     s->xip.clear();
     for (auto i : open_) {
-      s->xip.push_back(txns_[i].xid);
+      if (txns_[i].xid < s->xmax) s->xip.push_back(txns_[i].xid);
       s->xmin = std::min(s->xmin, txns_[i].xid);
     }
     std::sort(s->xip.begin(), s->xip.end());
@@ -164,6 +171,7 @@ class Model {
  private:
   std::mt19937 rng_;
   std::uint64_t next_xid_ = 100;
+  std::uint64_t latest_completed_ = 99;
   std::int64_t next_seq_ = 1;
   std::vector<Txn> txns_;
   std::vector<std::size_t> open_;
