@@ -88,7 +88,8 @@ CursorState advance_cursor(const CursorState& before, const SnapshotView& snap, 
       next.pending.insert(it, PendingXid{x, before.watermark});
     };
     for (std::uint64_t x : snap.xip) add(x);
-    for (std::uint64_t x = snap.xmax; x < snap.next_xid; ++x) add(x);
+    for (std::uint64_t x = snap.xmax; x < snap.next_xid; ++x)
+      if (!std::binary_search(snap.own_xids.begin(), snap.own_xids.end(), x)) add(x);
   }
   return next;
 }

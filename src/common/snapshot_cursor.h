@@ -48,6 +48,9 @@ struct SnapshotView {
   // latestCompletedXid + 1), and one of them may hold a seq below a visible
   // one: they become pending too. Later xids take seqs above anything visible.
   std::uint64_t next_xid = 0;
+  // The reader's own xids in that range (its top-level xid and
+  // subtransactions, sorted): its rows are visible to it, never pending.
+  std::vector<std::uint64_t> own_xids;
   bool in_progress(std::uint64_t xid) const;
 };
 

@@ -55,6 +55,8 @@ struct PlainSnapshot {
   uint64 xmin;
   uint64 xmax;
   uint64 next_xid;  // read after the snapshot: see SnapshotView::next_xid
+  int nown;         // this transaction's own xids in [xmax, next_xid)
+  uint64* own;
   int nxip;
   uint64* xip;
 };
@@ -66,6 +68,12 @@ PlainSnapshot plain_snapshot(Snapshot snap) {
   s.xmax = widen_xid(snap->xmax, next);
   s.nxip = static_cast<int>(snap->xcnt);
   s.next_xid = U64FromFullTransactionId(next);
+  // Our own top-level xid and subtransactions see their rows: never pending.
+  uint64 span = s.next_xid > s.xmax ? s.next_xid - s.xmax : 0;
+  s.own = static_cast<uint64*>(palloc(sizeof(uint64) * (span + 1)));
+  s.nown = 0;
+  for (uint64 x = s.xmax; x < s.next_xid; ++x)
+    if (TransactionIdIsCurrentTransactionId(static_cast<TransactionId>(x))) s.own[s.nown++] = x;
   s.xip = static_cast<uint64*>(palloc(sizeof(uint64) * (s.nxip + 1)));
   for (int i = 0; i < s.nxip; ++i) s.xip[i] = widen_xid(snap->xip[i], next);
   return s;
@@ -125,6 +133,7 @@ char* next_cursor_text(const PlainCursor& before, const PlainSnapshot& snap, int
     view.xmin = snap.xmin;
     view.xmax = snap.xmax;
     view.next_xid = snap.next_xid;
+    view.own_xids.assign(snap.own, snap.own + snap.nown);
     view.xip.assign(snap.xip, snap.xip + snap.nxip);
     std::sort(view.xip.begin(), view.xip.end());
     std::vector<intentlog::FetchedRow> rows;
@@ -308,7 +317,8 @@ PGDLLEXPORT Datum intentlog_latest_cursor(PG_FUNCTION_ARGS) {
     for (uint64 x : xip) c.pending.push_back({x, 0});
     // Invisible but not in xip (see SnapshotView::next_xid): pending too.
     for (uint64 x = plain.xmax; x < plain.next_xid; ++x)
-      if (!std::binary_search(xip.begin(), xip.end(), x)) c.pending.push_back({x, 0});
+      if (!std::binary_search(plain.own, plain.own + plain.nown, x) && !std::binary_search(xip.begin(), xip.end(), x))
+        c.pending.push_back({x, 0});
     std::sort(c.pending.begin(), c.pending.end(),
               [](const intentlog::PendingXid& a, const intentlog::PendingXid& b) { return a.xid < b.xid; });
     std::string s = intentlog::format_cursor(c);
