@@ -235,7 +235,13 @@ DECLARE
   dom intentlog.domains%ROWTYPE;
   g text := park.group_name;
   p int := park.partition;
-  r record;
+  rel regclass;
+  already bigint[];
+  hold_seqs bigint[];
+  hold_keys text[];
+  dead_keys text[];
+  bad_seq bigint;
+  bad_key text;
 BEGIN
   dom := intentlog._delivery_domain(g, domain, ARRAY[p]);
   IF seqs IS NULL OR keys IS NULL THEN
@@ -259,20 +265,84 @@ BEGIN
     RETURN;
   END IF;
   PERFORM intentlog._delivery_lock(g, dom.domain_id, p);
-  FOR r IN SELECT DISTINCT ON (u.s) u.s, u.k FROM unnest(seqs, keys) AS u(s, k) ORDER BY u.s LOOP
-    seq := r.s;
-    IF EXISTS (SELECT 1 FROM intentlog.retries x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = r.s)
-       OR EXISTS (SELECT 1 FROM intentlog.parked x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = r.s)
-       OR EXISTS (SELECT 1 FROM intentlog.dead_letters x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = r.s)
-    THEN
-      -- Fetched again after a worker restart: it is already being dealt with.
-      held := 'already_held';
-      RETURN NEXT;
-    ELSIF intentlog._key_held(g, dom.domain_id, p, r.k, dom.on_dead_letter = 'dead_letter_key') THEN
-      held := intentlog._hold(g, dom, p, r.s, r.k, 'an earlier intent of the key is held back', '[]');
-      RETURN NEXT;
-    END IF;
-  END LOOP;
+  -- Set-based (a poison key's backlog arrives here thousands at a time): an
+  -- intent is already_held if SQL has it; else it is held back if its key is
+  -- held. Parking an intent does not change whether its key is held, so one
+  -- decision per key holds for the whole call.
+  WITH input AS (
+    SELECT DISTINCT ON (u.s) u.s, u.k FROM unnest(seqs, keys) AS u(s, k) ORDER BY u.s),
+  marked AS (
+    SELECT i.s, i.k,
+           EXISTS (SELECT 1 FROM intentlog.retries x
+                    WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = i.s)
+           OR EXISTS (SELECT 1 FROM intentlog.parked x
+                       WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = i.s)
+           OR EXISTS (SELECT 1 FROM intentlog.dead_letters x
+                       WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = i.s)
+             AS already
+      FROM input i),
+  held_keys AS (
+    SELECT hk.k,
+           dom.on_dead_letter = 'dead_letter_key'
+           AND NOT EXISTS (SELECT 1 FROM intentlog.retries x
+                            WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = hk.k)
+           AND EXISTS (SELECT 1 FROM intentlog.dead_letters x
+                        WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = hk.k)
+             AS dead
+      FROM (SELECT DISTINCT m.k FROM marked m WHERE NOT m.already) hk
+     WHERE intentlog._key_held(g, dom.domain_id, p, hk.k, dom.on_dead_letter = 'dead_letter_key'))
+  SELECT coalesce(array_agg(m.s ORDER BY m.s) FILTER (WHERE m.already), '{}'),
+         coalesce(array_agg(m.s ORDER BY m.s) FILTER (WHERE NOT m.already AND h.k IS NOT NULL), '{}'),
+         coalesce(array_agg(m.k ORDER BY m.s) FILTER (WHERE NOT m.already AND h.k IS NOT NULL), '{}'),
+         coalesce(array_agg(DISTINCT h.k) FILTER (WHERE h.dead), '{}')
+    INTO already, hold_seqs, hold_keys, dead_keys
+    FROM marked m LEFT JOIN held_keys h ON h.k = m.k;
+  IF cardinality(hold_seqs) = 0 THEN
+    RETURN QUERY SELECT a.s, 'already_held'::text FROM unnest(already) AS a(s) ORDER BY 1;
+    RETURN;
+  END IF;
+  SELECT x.parent_rel INTO rel FROM intentlog.partitions x WHERE x.domain_id = dom.domain_id AND x.partition = p;
+  -- Every intent to hold must be the one the worker fetched.
+  EXECUTE format('SELECT c.s, t.key FROM unnest($1::bigint[], $2::text[]) AS c(s, k)
+                    LEFT JOIN %s t ON t.seq = c.s
+                   WHERE t.key IS DISTINCT FROM c.k ORDER BY c.s LIMIT 1', rel)
+     INTO bad_seq, bad_key USING hold_seqs, hold_keys;
+  IF bad_seq IS NOT NULL AND bad_key IS NULL THEN
+    RAISE EXCEPTION 'partition % of domain "%" has no intent with seq %', p, dom.name, bad_seq
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass the seq of a fetched intent (it may have been dropped by retention).';
+  ELSIF bad_seq IS NOT NULL THEN
+    RAISE EXCEPTION 'intent % of partition % of domain "%" has key %, not %', bad_seq, p, dom.name,
+      quote_literal(bad_key), quote_literal(hold_keys[array_position(hold_seqs, bad_seq)])
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- One statement copies them (the intent as stored, not the caller's copy)
+  -- into dead_letters (keys that died under dead_letter_key) or parked.
+  RETURN QUERY EXECUTE format($q$
+    WITH i AS (
+      SELECT t.seq, t.key, t.op, t.payload, t.schema_version, t.expected_version, t.headers, t.appended_at
+        FROM %s t WHERE t.seq = ANY ($1)),
+    dl AS (
+      INSERT INTO intentlog.dead_letters (group_name, domain_id, partition, seq, key, attempts, last_error, errors,
+                                          reason, op, payload, schema_version, expected_version, headers, appended_at)
+      SELECT $2, $3, $4, i.seq, i.key, 0, NULL, '[]',
+             'an earlier intent of the key is a dead letter (on_dead_letter = dead_letter_key)',
+             i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at
+        FROM i WHERE i.key = ANY ($5)
+      RETURNING seq),
+    pk AS (
+      INSERT INTO intentlog.parked (group_name, domain_id, partition, seq, key, reason, errors,
+                                    op, payload, schema_version, expected_version, headers, appended_at)
+      SELECT $2, $3, $4, i.seq, i.key, 'an earlier intent of the key is held back', '[]',
+             i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at
+        FROM i WHERE NOT (i.key = ANY ($5))
+      RETURNING seq)
+    SELECT r.seq, r.held FROM (
+      SELECT dl.seq, 'dead_letter'::text AS held FROM dl
+      UNION ALL SELECT pk.seq, 'parked' FROM pk
+      UNION ALL SELECT a.s, 'already_held' FROM unnest($6::bigint[]) AS a(s)) r
+    ORDER BY r.seq$q$, rel)
+    USING hold_seqs, g, dom.domain_id, p, dead_keys, already;
 END $$;
 COMMENT ON FUNCTION intentlog.park(text, text, int, bigint[], text[]) IS
   'The worker calls it with each fetched batch (seqs with their keys) before delivering: returns the intents it must not deliver now, with why: parked (an earlier intent of the key is retried or parked), dead_letter (the key has dead letters and on_dead_letter = dead_letter_key), already_held (already a retry, parked or dead letter: fetched again after a restart). Intents not returned are delivered as usual.';
