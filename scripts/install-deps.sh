@@ -15,6 +15,7 @@ PACKAGES=(
   postgresql-15-pgq3
   python3-protobuf
   clang libclang-rt-14-dev
+  gnuplot-nox
 )
 
 missing=()
