@@ -1,15 +1,21 @@
 -- The append path and the read path (C++: src/extension/append.cpp, fetch.cpp).
 
+-- What an append returns. A named type rather than OUT parameters: the
+-- executor then takes the result's descriptor from the type cache instead of
+-- rebuilding it from pg_proc on every call (about 11,000 instructions, a
+-- tenth of a single-intent append).
+CREATE TYPE intentlog.append_result AS (partition int, seq bigint);
+COMMENT ON TYPE intentlog.append_result IS
+  'The identity of an appended intent within its domain: its partition and its seq in that partition.';
+
 CREATE FUNCTION intentlog.intent_append(
   domain           text,
   key              text,
   op               text,
   payload          bytea DEFAULT NULL,
   expected_version bigint DEFAULT NULL,
-  headers          jsonb DEFAULT NULL,
-  OUT partition    int,
-  OUT seq          bigint)
-RETURNS record LANGUAGE c VOLATILE
+  headers          jsonb DEFAULT NULL)
+RETURNS intentlog.append_result LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'intentlog_intent_append';
 COMMENT ON FUNCTION intentlog.intent_append(text, text, text, bytea, bigint, jsonb) IS
   'Records the intent of a write inside the caller''s transaction: it commits or rolls back with it. Returns the intent''s (partition, seq); (domain, partition, seq) is its identity. Intents of one key are delivered in the order their transactions commit.';
@@ -21,7 +27,7 @@ CREATE FUNCTION intentlog.intent_append_batch(
   payloads          bytea[] DEFAULT NULL,
   expected_versions bigint[] DEFAULT NULL,
   headers           jsonb[] DEFAULT NULL)
-RETURNS TABLE (partition int, seq bigint) LANGUAGE c VOLATILE
+RETURNS SETOF intentlog.append_result LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'intentlog_intent_append_batch';
 COMMENT ON FUNCTION intentlog.intent_append_batch(text, text[], text[], bytea[], bigint[], jsonb[]) IS
   'Appends many intents in one call (arrays of equal length; payloads, expected_versions and headers may be NULL). Returns (partition, seq) per intent, in input order. All or nothing.';

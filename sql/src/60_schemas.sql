@@ -129,10 +129,8 @@ CREATE FUNCTION intentlog.intent_append_json(
   op               text,
   payload          jsonb,
   expected_version bigint DEFAULT NULL,
-  headers          jsonb DEFAULT NULL,
-  OUT partition    int,
-  OUT seq          bigint)
-RETURNS record LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+  headers          jsonb DEFAULT NULL)
+RETURNS intentlog.append_result LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$ SELECT a.partition, a.seq FROM intentlog.intent_append($1, $2, $3, intentlog.encode($1, $4), $5, $6) a $$;
 COMMENT ON FUNCTION intentlog.intent_append_json(text, text, text, jsonb, bigint, jsonb) IS
   'intent_append with a JSON payload, encoded through the domain''s current schema version (which the intent then carries). JSON that does not match the schema is refused with SQLSTATE 22P02.';
