@@ -79,26 +79,43 @@ PlainSnapshot plain_snapshot(Snapshot snap) {
   return s;
 }
 
+// A plan prepared once per backend and kept (SPI_keepplan). PostgreSQL's
+// plan cache revalidates kept plans when a relation they read changes (a
+// segment added or dropped, a domain re-created), so they never go stale.
+SPIPlanPtr keep_plan(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
+  if (*slot == nullptr) {
+    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+    if (plan == nullptr) elog(ERROR, "intentlog: cannot prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+    if (SPI_keepplan(plan) != 0) elog(ERROR, "intentlog: cannot keep plan");
+    *slot = plan;
+  }
+  return *slot;
+}
+
 char* stored_cursor(const char* group, int32 domain_id, int partition) {
+  static SPIPlanPtr plan = nullptr;
   Oid types[3] = {TEXTOID, INT4OID, INT4OID};
   Datum values[3] = {CStringGetTextDatum(group), Int32GetDatum(domain_id), Int32GetDatum(partition)};
-  int rc = SPI_execute_with_args(
-      "SELECT watermark::text || CASE WHEN pending = '' THEN '' ELSE ';' || pending END FROM intentlog.cursors "
-      "WHERE group_name = $1 AND domain_id = $2 AND partition = $3",
-      3, types, values, nullptr, true, 1);
+  keep_plan(&plan,
+            "SELECT watermark::text || CASE WHEN pending = '' THEN '' ELSE ';' || pending END FROM intentlog.cursors "
+            "WHERE group_name = $1 AND domain_id = $2 AND partition = $3",
+            3, types);
+  int rc = SPI_execute_plan(plan, values, nullptr, true, 1);
   if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: cannot read cursor");
   if (SPI_processed == 0) return pstrdup("0");
   return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 }
 
-char* partition_parent(int32 domain_id, int partition) {
+Oid partition_parent(int32 domain_id, int partition) {
+  static SPIPlanPtr plan = nullptr;
   Oid types[2] = {INT4OID, INT4OID};
   Datum values[2] = {Int32GetDatum(domain_id), Int32GetDatum(partition)};
-  int rc = SPI_execute_with_args(
-      "SELECT parent_rel::text, seq_rel::text FROM intentlog.partitions WHERE domain_id = $1 AND partition = $2", 2,
-      types, values, nullptr, true, 1);
+  keep_plan(&plan, "SELECT parent_rel::oid FROM intentlog.partitions WHERE domain_id = $1 AND partition = $2", 2,
+            types);
+  int rc = SPI_execute_plan(plan, values, nullptr, true, 1);
   if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "intentlog: partition %d missing from catalog", partition);
-  return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+  bool isnull;
+  return DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 void check_partition(const DomainEntry* d, int partition) {
@@ -163,30 +180,99 @@ constexpr const char* kFetchColumns =
 constexpr const char* kScanColumns =
     "partition, seq, xid, key, op, payload, schema_version, expected_version, headers, appended_at";
 
+// The scan plans of this backend, kept across calls: planning the query over
+// a partition's segments costs several times more than running it for a
+// small batch (0.25 ms against 0.05 ms for 10 rows). Two per (relation,
+// select list): the common case, no pending xids, is one ordered index range
+// over the segments and runs on a generic plan; with pending xids each call
+// is planned for its own arrays (a generic plan would walk the whole seq
+// range instead of the few rows of the pending xids). An entry whose
+// relation was dropped and whose OID came back under another name is
+// prepared again.
+struct ScanPlanKey {
+  Oid rel;
+  const char* columns;  // kFetchColumns or kScanColumns
+  bool pending;
+};
+struct ScanPlanEntry {
+  ScanPlanKey key;  // hash key
+  char relname[2 * NAMEDATALEN + 8];
+  SPIPlanPtr plan;
+};
+constexpr long kMaxScanPlans = 4096;  // then all are dropped and prepared again as used
+
+HTAB* scan_plans() {
+  static HTAB* plans = nullptr;
+  if (plans == nullptr) {
+    HASHCTL ctl;
+    ctl.keysize = sizeof(ScanPlanKey);
+    ctl.entrysize = sizeof(ScanPlanEntry);
+    ctl.hcxt = TopMemoryContext;
+    plans = hash_create("intentlog scan plans", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+  }
+  return plans;
+}
+
+SPIPlanPtr scan_plan(Oid rel, const char* columns, bool pending) {
+  HTAB* plans = scan_plans();
+  char* name = get_rel_name(rel);
+  if (name == nullptr) elog(ERROR, "intentlog: relation %u does not exist", rel);
+  char* relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), name);
+  if (strlen(relname) >= sizeof(ScanPlanEntry::relname)) elog(ERROR, "intentlog: relation name too long");
+  ScanPlanKey key;
+  memset(&key, 0, sizeof(key));
+  key.rel = rel;
+  key.columns = columns;
+  key.pending = pending;
+  bool found;
+  auto* e = static_cast<ScanPlanEntry*>(hash_search(plans, &key, HASH_FIND, &found));
+  if (found && strcmp(e->relname, relname) == 0) return e->plan;
+  if (found) {
+    SPI_freeplan(e->plan);
+    hash_search(plans, &key, HASH_REMOVE, nullptr);
+  }
+  if (hash_get_num_entries(plans) >= kMaxScanPlans) {
+    HASH_SEQ_STATUS it;
+    hash_seq_init(&it, plans);
+    while (auto* old = static_cast<ScanPlanEntry*>(hash_seq_search(&it))) {
+      SPI_freeplan(old->plan);
+      hash_search(plans, &old->key, HASH_REMOVE, nullptr);
+    }
+  }
+  // The tail (seq > W) and late committers (rows of pending xids at or below
+  // W), each limited on its own so the index scans stop early.
+  char* sql = pending ? psprintf(
+                            "SELECT %s FROM ("
+                            " (SELECT * FROM %s WHERE seq > $1 ORDER BY seq LIMIT $4)"
+                            " UNION ALL"
+                            " (SELECT t.* FROM %s t JOIN unnest($2::xid8[], $3::int8[]) AS p(x, f)"
+                            "   ON t.xid = p.x AND t.seq > p.f AND t.seq <= $1 ORDER BY t.seq LIMIT $4)"
+                            ") s ORDER BY seq LIMIT $4",
+                            columns, relname, relname)
+                      : psprintf("SELECT %s FROM %s WHERE seq > $1 AND $2 IS NOT NULL AND $3 IS NOT NULL "
+                                 "ORDER BY seq LIMIT $4",
+                                 columns, relname);
+  Oid types[4] = {INT8OID, XID8ARRAYOID, INT8ARRAYOID, INT4OID};
+  SPIPlanPtr plan = SPI_prepare_cursor(sql, 4, types, pending ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
+  if (plan == nullptr) elog(ERROR, "intentlog: cannot prepare fetch: %s", SPI_result_code_string(SPI_result));
+  if (SPI_keepplan(plan) != 0) elog(ERROR, "intentlog: cannot keep the fetch plan");
+  e = static_cast<ScanPlanEntry*>(hash_search(plans, &key, HASH_ENTER, nullptr));
+  strlcpy(e->relname, relname, sizeof(e->relname));
+  e->plan = plan;
+  return plan;
+}
+
 // Runs one fetch of `rel` (a partition parent or a single segment) in one
 // snapshot and puts the rows, each followed by the next cursor, into rsinfo.
 // `columns` is the select list; seq_col and xid_col are 1-based positions.
-void scan(const char* rel, const PlainCursor& before, int max_rows, const char* columns, int seq_col, int xid_col,
+void scan(Oid rel, const PlainCursor& before, int max_rows, const char* columns, int seq_col, int xid_col,
           ReturnSetInfo* rsinfo, MemoryContext caller_cxt) {
+  SPIPlanPtr plan = scan_plan(rel, columns, before.npending > 0);
   // One snapshot for the rows and for the in-progress xids that become pending.
   Snapshot snap = RegisterSnapshot(GetTransactionSnapshot());
   PlainSnapshot plain = plain_snapshot(snap);
-
-  // The tail (seq > W) and late committers (rows of pending xids at or below
-  // W), each limited on its own so the index scans stop early.
-  char* sql = psprintf(
-      "SELECT %s FROM ("
-      " (SELECT * FROM %s WHERE seq > $1 ORDER BY seq LIMIT $4)"
-      " UNION ALL"
-      " (SELECT t.* FROM %s t JOIN unnest($2::xid8[], $3::int8[]) AS p(x, f)"
-      "   ON t.xid = p.x AND t.seq > p.f AND t.seq <= $1 ORDER BY t.seq LIMIT $4)"
-      ") s ORDER BY seq LIMIT $4",
-      columns, rel, rel);
-  Oid types[4] = {INT8OID, XID8ARRAYOID, INT8ARRAYOID, INT4OID};
   Datum values[4] = {Int64GetDatum(before.watermark), xid8_array(before.xids, before.npending),
                      int8_array(before.froms, before.npending), Int32GetDatum(max_rows)};
-  SPIPlanPtr plan = SPI_prepare(sql, 4, types);
-  if (plan == nullptr) elog(ERROR, "intentlog: cannot prepare fetch: %s", SPI_result_code_string(SPI_result));
   int rc = SPI_execute_snapshot(plan, values, nullptr, snap, InvalidSnapshot, true, false, max_rows);
   if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: fetch failed: %s", SPI_result_code_string(rc));
   UnregisterSnapshot(snap);
@@ -251,7 +337,7 @@ PGDLLEXPORT Datum intentlog_fetch(PG_FUNCTION_ARGS) {
   char* cursor_text =
       PG_ARGISNULL(4) ? stored_cursor(group, domain_id, partition) : text_to_cstring(PG_GETARG_TEXT_PP(4));
   PlainCursor before = parse_or_raise(cursor_text);
-  char* parent = partition_parent(domain_id, partition);
+  Oid parent = partition_parent(domain_id, partition);
 
   scan(parent, before, max_rows, kFetchColumns, 1, 9, rsinfo, caller_cxt);
   SPI_finish();
@@ -275,8 +361,7 @@ PGDLLEXPORT Datum intentlog_scan(PG_FUNCTION_ARGS) {
   MemoryContext caller_cxt = CurrentMemoryContext;
   PlainCursor before = parse_or_raise(cursor_text);
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
-  char* relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(rel)), get_rel_name(rel));
-  scan(relname, before, max_rows, kScanColumns, 2, 3, rsinfo, caller_cxt);
+  scan(rel, before, max_rows, kScanColumns, 2, 3, rsinfo, caller_cxt);
   SPI_finish();
   return (Datum)0;
 }
