@@ -87,11 +87,25 @@ CursorState advance_cursor(const CursorState& before, const SnapshotView& snap, 
       if (it != next.pending.end() && it->xid == x) return;
       next.pending.insert(it, PendingXid{x, before.watermark});
     };
-    for (std::uint64_t x : snap.xip) add(x);
-    for (std::uint64_t x = snap.xmax; x < snap.next_xid; ++x)
-      if (!std::binary_search(snap.own_xids.begin(), snap.own_xids.end(), x)) add(x);
+    for (std::uint64_t x : pending_candidates(snap)) add(x);
   }
   return next;
+}
+
+std::vector<std::uint64_t> pending_candidates(const SnapshotView& snap) {
+  std::vector<std::uint64_t> out(snap.xip.begin(), snap.xip.end());
+  for (std::uint64_t x = snap.xmax; x < snap.next_xid; ++x)
+    if (!std::binary_search(snap.own_xids.begin(), snap.own_xids.end(), x)) out.push_back(x);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+CursorState latest_cursor(std::int64_t last_seq, const SnapshotView& snap) {
+  CursorState c;
+  c.watermark = last_seq;
+  for (std::uint64_t x : pending_candidates(snap)) c.pending.push_back(PendingXid{x, 0});
+  return c;
 }
 
 std::int64_t safe_seq(const CursorState& c) {

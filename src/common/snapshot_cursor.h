@@ -65,6 +65,17 @@ struct FetchedRow {
 CursorState advance_cursor(const CursorState& before, const SnapshotView& snap, const std::vector<FetchedRow>& rows,
                            bool cut);
 
+// The xids `snap` shows in progress that may hold seqs, ascending: xip and
+// [xmax, next_xid), without the reader's own.
+std::vector<std::uint64_t> pending_candidates(const SnapshotView& snap);
+
+// The cursor at the end of a partition: `last_seq` is the last seq handed out,
+// read before `snap` was taken, so a transaction holding a seq at or below it
+// had its xid already and `snap` shows it committed (its rows are behind
+// the cursor), aborted, or in progress (pending from 0: its seqs may be
+// anywhere).
+CursorState latest_cursor(std::int64_t last_seq, const SnapshotView& snap);
+
 // Lowest seq the cursor may still have to read; everything at or below it was
 // delivered or never committed. Used for lag views and retention.
 std::int64_t safe_seq(const CursorState& c);

@@ -138,6 +138,18 @@ void check_group(const char* group) {
                     errdetail("Group names are 1 to 128 characters: letters, digits, '_', '.', ':' and '-'.")));
 }
 
+// The snapshot as src/common sees it (allocates: call inside cxx_call).
+intentlog::SnapshotView view_of(const PlainSnapshot& snap) {
+  intentlog::SnapshotView view;
+  view.xmin = snap.xmin;
+  view.xmax = snap.xmax;
+  view.next_xid = snap.next_xid;
+  view.own_xids.assign(snap.own, snap.own + snap.nown);
+  view.xip.assign(snap.xip, snap.xip + snap.nxip);
+  std::sort(view.xip.begin(), view.xip.end());
+  return view;
+}
+
 // The next cursor, formatted in the caller's memory context.
 char* next_cursor_text(const PlainCursor& before, const PlainSnapshot& snap, int nrows, const int64* seqs,
                        const uint64* xids, bool cut, MemoryContext cxt) {
@@ -146,13 +158,7 @@ char* next_cursor_text(const PlainCursor& before, const PlainSnapshot& snap, int
     intentlog::CursorState c;
     c.watermark = before.watermark;
     for (int i = 0; i < before.npending; ++i) c.pending.push_back({before.xids[i], before.froms[i]});
-    intentlog::SnapshotView view;
-    view.xmin = snap.xmin;
-    view.xmax = snap.xmax;
-    view.next_xid = snap.next_xid;
-    view.own_xids.assign(snap.own, snap.own + snap.nown);
-    view.xip.assign(snap.xip, snap.xip + snap.nxip);
-    std::sort(view.xip.begin(), view.xip.end());
+    const intentlog::SnapshotView view = view_of(snap);
     std::vector<intentlog::FetchedRow> rows;
     rows.reserve(nrows);
     for (int i = 0; i < nrows; ++i) rows.push_back({seqs[i], xids[i]});
@@ -391,22 +397,9 @@ PGDLLEXPORT Datum intentlog_latest_cursor(PG_FUNCTION_ARGS) {
   }
   Snapshot snap = GetLatestSnapshot();
   PlainSnapshot plain = plain_snapshot(snap);
-  PlainCursor before{last, 0, nullptr, nullptr};
-  // Every in-progress xid becomes pending from 0: its seqs may be anywhere.
   char* next = nullptr;
   cxx_call([&] {
-    intentlog::CursorState c;
-    c.watermark = before.watermark;
-    std::vector<uint64> xip(plain.xip, plain.xip + plain.nxip);
-    std::sort(xip.begin(), xip.end());
-    for (uint64 x : xip) c.pending.push_back({x, 0});
-    // Invisible but not in xip (see SnapshotView::next_xid): pending too.
-    for (uint64 x = plain.xmax; x < plain.next_xid; ++x)
-      if (!std::binary_search(plain.own, plain.own + plain.nown, x) && !std::binary_search(xip.begin(), xip.end(), x))
-        c.pending.push_back({x, 0});
-    std::sort(c.pending.begin(), c.pending.end(),
-              [](const intentlog::PendingXid& a, const intentlog::PendingXid& b) { return a.xid < b.xid; });
-    std::string s = intentlog::format_cursor(c);
+    std::string s = intentlog::format_cursor(intentlog::latest_cursor(last, view_of(plain)));
     next = static_cast<char*>(MemoryContextAlloc(caller_cxt, s.size() + 1));
     memcpy(next, s.c_str(), s.size() + 1);
   });

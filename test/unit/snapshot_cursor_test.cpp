@@ -87,6 +87,28 @@ TEST(Advance, CutBelowWatermarkKeepsPendingWithProgress) {
   EXPECT_TRUE(c2.pending.empty());
 }
 
+TEST(Latest, InProgressAndLateXidsArePendingFromZeroOwnAreNot) {
+  SnapshotView s = snap(20, 30, {25, 21});
+  s.xip = {21, 25};
+  s.next_xid = 33;      // 30, 31, 32 started after xmax was set
+  s.own_xids = {31};    // the reader's own xid sees its rows
+  CursorState c = latest_cursor(500, s);
+  EXPECT_EQ(c.watermark, 500);
+  ASSERT_EQ(c.pending.size(), 4u);
+  EXPECT_EQ(c.pending[0], (PendingXid{21, 0}));
+  EXPECT_EQ(c.pending[1], (PendingXid{25, 0}));
+  EXPECT_EQ(c.pending[2], (PendingXid{30, 0}));
+  EXPECT_EQ(c.pending[3], (PendingXid{32, 0}));
+  EXPECT_EQ(safe_seq(c), 0);
+  EXPECT_EQ(format_cursor(c), "500;21:0,25:0,30:0,32:0");
+}
+
+TEST(Latest, QuietPartitionIsJustTheWatermark) {
+  SnapshotView s = snap(40, 40, {});
+  s.next_xid = 40;
+  EXPECT_EQ(format_cursor(latest_cursor(7, s)), "7");
+}
+
 TEST(Advance, SafeSeq) {
   CursorState c;
   c.watermark = 50;
