@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "common/snapshot_cursor.h"
 #include "worker/log_fields.h"
@@ -18,7 +19,17 @@ constexpr auto kWarnEvery = std::chrono::seconds(10);
 }  // namespace
 
 Coordinator::Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& db)
-    : io_(io), cfg_(cfg), db_(db), tick_timer_(io), lease_timer_(io), stats_timer_(io), retry_timer_(io) {}
+    : io_(io),
+      cfg_(cfg),
+      db_(db),
+      tick_timer_(io),
+      lease_timer_(io),
+      stats_timer_(io),
+      retry_timer_(io),
+      // A connect_timeout in the conninfo or in PGCONNECT_TIMEOUT is the user's.
+      standby_conninfo_(cfg.replica.empty() || std::getenv("PGCONNECT_TIMEOUT")
+                            ? cfg.replica
+                            : with_connect_timeout(cfg.replica, kStandbyConnectTimeoutSeconds)) {}
 
 void Coordinator::start() {
   last_poll_ = Clock::now();

@@ -16,13 +16,15 @@
 //     so the cursor moves on; retries come back from SQL when due
 //     (coordinator_retries.cpp);
 //   - domains with a state_query get the key's state attached before an
-//     event is sent: standby, then primary, then back-off
+//     event is sent: standby, then primary, then back-off; a standby that
+//     cannot be connected to is skipped for a growing back-off
 //     (coordinator_state.cpp).
 // SQL runs on the DbPool; results come back here by stream id, so a stream
 // closed meanwhile is simply not found.
 #pragma once
 
 #include <asio.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -39,6 +41,7 @@
 #include "worker/delivery_store.h"
 #include "worker/partition_stream.h"
 #include "worker/session.h"
+#include "worker/state_resolver.h"
 #include "worker/worker_config.h"
 
 namespace intentlog {
@@ -138,6 +141,7 @@ class Coordinator {
   // Progressive consistency reads (coordinator_state.cpp).
   void resolve_state(PartitionStream& st, std::uint64_t sid, std::int64_t seq, Clock::time_point deadline,
                      std::uint32_t reads);
+  void note_standby(const StandbyBackoff::Ticket& ticket, const Resolution& r);
   void send_event(PartitionStream& st, std::uint64_t sid, const v1::Event& e);
   void refund_credit(std::uint64_t sid);
 
@@ -167,6 +171,13 @@ class Coordinator {
   std::uint64_t next_stream_id_ = 1;
   std::uint64_t next_generation_ = 1;
   Clock::time_point last_poll_;
+
+  // The standby of --replica: its conninfo with a bounded connect, whether
+  // it is up, and the pool threads' early word that it broke
+  // (coordinator_state.cpp).
+  const std::string standby_conninfo_;
+  StandbyBackoff standby_;
+  std::shared_ptr<std::atomic<std::uint64_t>> standby_broken_ = std::make_shared<std::atomic<std::uint64_t>>(0);
 
   bool stopping_ = false;
   int pending_retires_ = 0;

@@ -53,7 +53,9 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
   --lease-ttl-ms N       partition lease time; renewed every third of it (default: 10000)
   --ack-timeout-ms N     a delivery not acknowledged this long fails like a nack (default: 30000)
   --retry-poll-ms N      how often due retries are read while keys are held (default: 200)
-  --replica CONNINFO     streaming standby the domains' state_query is read from first (default: none)
+  --replica CONNINFO     streaming standby the domains' state_query is read from first (default: none);
+                         when it cannot be connected to (connect_timeout 2 s unless CONNINFO sets one),
+                         the primary is read and the standby tried again after 100 ms doubling to 10 s
   --db-connections N     connections for fetches and commits (default: 2)
   --log-level LEVEL      trace, debug, info, warn, error (default: info)
   --help                 this text

@@ -107,4 +107,97 @@ done
 [ "$(q -c "SELECT count(*) FROM intentlog.retries") $(q -c "SELECT count(*) FROM intentlog.dead_letters")" = "0 0" ] \
   || fail "case 4: retry bookkeeping left behind"
 echo "case 4 ok: $(field b "e['attempt'], e['state']")"
-echo "PASS: state from the standby, from the primary when the standby lags, after back-off when the intent came first, and through a retry after consistency_timeout"
+
+# 5. The standby goes away while intents stream, and comes back. Keys s0..s4
+# carry no expected_version: any read resolves, so the source says where
+# the state was read. op n<i> numbers the intents in append order.
+LOG="$SCRATCH/worker-w1.log"
+[ "$(grep -c 'event=standby_down' "$LOG" || true)" = 0 ] || fail "case 5: the standby was down before it was stopped"
+q -c "INSERT INTO app_state SELECT 's' || i, 1, jsonb_build_object('balance', i) FROM generate_series(0, 4) i"
+"$PGSH" catch-up "$STANDBY" "$PRIMARY"
+n=0
+append() {  # append COUNT: the next COUNT intents, one transaction each
+  for _ in $(seq "$1"); do
+    q -c "SELECT intentlog.intent_append('accounts', 's' || ($n % 5), 'n$n')" >/dev/null
+    n=$((n + 1))
+  done
+}
+wait_ops() {  # wait_ops N SECONDS: until intents n0..n<N-1> were all delivered
+  for _ in $(seq $(($2 * 10))); do
+    [ "$($PY - "$SCRATCH/c.jsonl" "$1" <<'PY'
+import json, sys
+ops = {e['op'] for e in (json.loads(l) for l in open(sys.argv[1]) if l.strip()) if e['op'].startswith('n')}
+print(all('n%d' % i in ops for i in range(int(sys.argv[2]))))
+PY
+)" = True ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+# check_ops FIRST LAST SOURCE: n<FIRST>..n<LAST-1> all delivered, in order per
+# key, every delivery of them with state from SOURCE (any: not checked).
+check_ops() {
+  $PY - "$SCRATCH/c.jsonl" "$@" <<'PY' || fail "case 5: $(tail -3 "$SCRATCH/c.jsonl")"
+import json, sys
+path, first, last, source = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+evs = [e for e in (json.loads(l) for l in open(path) if l.strip()) if e['op'].startswith('n')]
+per_key = {}
+for e in evs:
+    per_key.setdefault(e['key'], []).append(int(e['op'][1:]))
+for k, ns in per_key.items():
+    # Order per key: a later intent never before an earlier one (a redelivery repeats, never reorders).
+    if ns != sorted(ns):
+        sys.exit('out of order for %s: %s' % (k, ns))
+got = {int(e['op'][1:]) for e in evs}
+missing = [i for i in range(first, last) if i not in got]
+if missing:
+    sys.exit('not delivered: %s' % missing)
+if source != 'any':
+    wrong = [(e['op'], e['state']['source']) for e in evs if first <= int(e['op'][1:]) < last and e['state']['source'] != source]
+    if wrong:
+        sys.exit('expected state from the %s: %s' % (source, wrong))
+PY
+}
+append 10
+wait_ops 10 10 || fail "case 5: intents not delivered with the standby up"
+check_ops 0 10 standby
+# Stopped while intents stream: those appended meanwhile may go either way.
+"$PGSH" stop "$STANDBY" &
+stopper=$!
+append 10
+wait $stopper || fail "case 5: could not stop the standby"
+down_from=$n
+append 30
+wait_ops $n 20 || fail "case 5: intents not delivered with the standby down"
+check_ops 0 "$n" any
+check_ops "$down_from" "$n" primary
+downs=$(grep -c 'event=standby_down' "$LOG" || true)
+[ "$downs" = 1 ] || fail "case 5: expected one standby_down line for $((n - 10)) intents, got $downs"
+grep 'event=standby_down' "$LOG" | grep -q 'retry_in_ms=' || fail "case 5: standby_down without retry_in_ms"
+echo "case 5 ok (down): $((n - down_from)) intents from the primary; $(grep -o 'event=standby_down.*' "$LOG")"
+
+# Started again: once the back-off has passed a read probes it and the state
+# comes from the standby again. One intent at a time until one does.
+"$PGSH" start "$STANDBY"
+"$PGSH" catch-up "$STANDBY" "$PRIMARY"
+up_at=""
+for _ in $(seq 150); do
+  append 1
+  wait_ops $n 10 || fail "case 5: n$((n - 1)) not delivered after the standby was started"
+  if [ "$(grep "\"op\":\"n$((n - 1))\"" "$SCRATCH/c.jsonl" | tail -1 | $PY -c "import json,sys; print(json.load(sys.stdin)['state']['source'])")" = standby ]; then
+    up_at=$((n - 1))
+    break
+  fi
+  sleep 0.2
+done
+[ -n "$up_at" ] || fail "case 5: the state never came from the standby again"
+grep -q 'event=standby_up' "$LOG" || fail "case 5: no standby_up line"
+# Up again: the following intents read the standby.
+append 10
+wait_ops $n 10 || fail "case 5: intents not delivered after the standby came back"
+check_ops 0 "$n" any
+check_ops "$((up_at + 1))" "$n" standby
+[ "$(grep -c 'event=standby_down' "$LOG") $(grep -c 'event=standby_up' "$LOG")" = "1 1" ] \
+  || fail "case 5: expected one standby_down and one standby_up: $(grep -E 'event=standby_(down|up)' "$LOG")"
+echo "case 5 ok (up): n$up_at first from the standby again; $(grep -o 'event=standby_up.*' "$LOG")"
+echo "PASS: state from the standby, from the primary when the standby lags, after back-off when the intent came first, through a retry after consistency_timeout, and from the primary while the standby is down (one standby_down), from the standby again once it is back"
