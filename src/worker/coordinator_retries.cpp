@@ -177,7 +177,18 @@ void Coordinator::fail_event(PartitionStream& st, std::int64_t seq, std::uint64_
   enqueue_sql(st, [this, g = st.group, d = st.domain, p = st.partition, seq, error, attempt, reported, followers,
                    batches, key](Store& s) -> SqlStep {
     const FailureOutcome out = record_failure(s.conn(), g, d, p, seq, error, reported, followers);
-    return [this, seq, out, batches, key, attempt, followers](PartitionStream& st) {
+    // A dead letter may leave nothing of its key in SQL (no parked intents,
+    // on_dead_letter = continue): then no retry_delivered will ever free the
+    // key, so ask. Unknown (the call failed) keeps it held, as before.
+    bool still_held = true;
+    if (out.outcome == "dead_letter") {
+      try {
+        const std::vector<std::string> held = held_keys(s.conn(), g, d, p);
+        still_held = std::find(held.begin(), held.end(), key) != held.end();
+      } catch (const std::exception&) {
+      }
+    }
+    return [this, seq, out, batches, key, attempt, followers, still_held](PartitionStream& st) {
       for (std::uint64_t b : batches) {
         if (b) st.tracker.resolve(b);
       }
@@ -189,6 +200,7 @@ void Coordinator::fail_event(PartitionStream& st, std::int64_t seq, std::uint64_
             q(st.group), q(st.domain), st.partition, seq, q(key), out.failed_attempts, out.dead_letter_id.value_or(0),
             followers.size());
         due_soon(st);  // with on_dead_letter = continue, the key's next intent is due now
+        if (!still_held && !st.parking.count(key)) st.sql_held.erase(key);  // it streams freely again
       } else {
         ++retries_;
         spdlog::info("event=retry_scheduled group={} domain={} partition={} seq={} key={} attempt={} outcome={} parked={}",
