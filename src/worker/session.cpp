@@ -268,7 +268,10 @@ void Session::on_tick() {
     fail(v1::ERROR_IDLE_TIMEOUT, "no Hello within " + std::to_string(cfg_.hello_timeout.count()) + " ms");
   } else if (now - last_rx_ > cfg_.idle_timeout) {
     fail(v1::ERROR_IDLE_TIMEOUT, "nothing received for " + std::to_string(cfg_.idle_timeout.count()) + " ms");
-  } else if (state_ == State::kJoined && now - last_heartbeat_ >= cfg_.heartbeat) {
+  } else if (state_ == State::kJoined && now - last_heartbeat_ >= cfg_.heartbeat && writing_.empty()) {
+    // Only to an idle socket: a peer that stops reading must not make the
+    // queue grow by a heartbeat every period (and a frame still in the
+    // socket says the worker is alive just as well).
     last_heartbeat_ = now;
     v1::ServerFrame f;
     *f.mutable_heartbeat()->mutable_sent_at() = now_timestamp();
