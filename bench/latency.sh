@@ -49,23 +49,9 @@ STAMP=$(date +%Y%m%d-%H%M)
 TSV=$OUT/$STAMP-latency.tsv MD=$OUT/$STAMP-latency.md PNG=$OUT/$STAMP-latency.png
 
 export INTENTLOG_RUNDIR=${INTENTLOG_RUNDIR:-/tmp/intentlog-bench-latency.$(id -u)}
-export BUILD_DIR=${BUILD_DIR:-$HERE/build}
-CLUSTER=latency-$$
-if [ $BUILD = 1 ]; then
-  (cd "$HERE" && make -s >/dev/null && make -s programs >/dev/null && scripts/pg.sh install)
-fi
-"$HERE/scripts/pg.sh" start "$CLUSTER"
-eval "$("$HERE/scripts/pg.sh" env "$CLUSTER")"
 NRUNS=$(( $(wc -w <<<"${RATES:-$PERCENTS}") ))
-TEST_TIMEOUT=$((300 + MAX_SECS + 60 + NRUNS * (SECS + 60)))
-source "$HERE/test/integration/lib/common.sh"
-stop_cluster() {
-  local rc=$?
-  "$HERE/scripts/pg.sh" stop "$CLUSTER" --rm >/dev/null 2>&1 || true
-  (exit $rc)
-  cleanup
-}
-trap stop_cluster EXIT
+source "$HERE/bench/lib.sh"
+bench_cluster latency "$BUILD" $((300 + MAX_SECS + 60 + NRUNS * (SECS + 60)))
 STATS="$PY $HERE/bench/latency_stats.py"
 
 make_db

@@ -32,20 +32,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 export INTENTLOG_RUNDIR=${INTENTLOG_RUNDIR:-/tmp/intentlog-bench-poison.$(id -u)}
-export BUILD_DIR=${BUILD_DIR:-$HERE/build}
-CLUSTER=poison-$$
-if [ $BUILD = 1 ]; then (cd "$HERE" && make -s >/dev/null && scripts/pg.sh install); fi
-"$HERE/scripts/pg.sh" start "$CLUSTER"
-eval "$("$HERE/scripts/pg.sh" env "$CLUSTER")"
-TEST_TIMEOUT=$((600 + ROUNDS * (4 * SECS + 120)))
-source "$HERE/test/integration/lib/common.sh"
-stop_cluster() {
-  local rc=$?
-  "$HERE/scripts/pg.sh" stop "$CLUSTER" --rm >/dev/null 2>&1 || true
-  (exit $rc)
-  cleanup
-}
-trap stop_cluster EXIT
+source "$HERE/bench/lib.sh"
+bench_cluster poison "$BUILD" $((600 + ROUNDS * (4 * SECS + 120)))
 
 make_db
 q -c "SELECT intentlog.create_domain('lat', partitions => 16, max_attempts => 1000)" \
