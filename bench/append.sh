@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Append-side benchmark: intentlog against baselines measured in the same run.
 #
-#   bench/append.sh [--quick] [--rounds N] [--time S] [--clients "1 8"]
+#   bench/append.sh [--quick] [--rounds N] [--time S] [--settle S] [--clients "1 8"]
 #                   [--shapes "single app batch"] [--out DIR] [--keep]
 #
 # Starts a throwaway cluster of its own (scripts/pg.sh, under a private run
@@ -10,12 +10,18 @@
 # client count runs every variant back to back with
 # `pgbench -n -M prepared -c C -j 2 -T S -f bench/scripts/<shape>_<variant>.sql`,
 # rotating the order of the variants from round to round, with a CHECKPOINT
-# before each run so that every run starts from the same WAL state.
+# before each run so that every run starts from the same WAL state, then
+# --settle seconds (default 1) of the same load, not measured: right after a
+# checkpoint every page a variant touches first costs a full-page image, and
+# a layout of 16 partitions touches ~16x the pages of one table. Measured in
+# the 3 s right after the checkpoint, that once-per-checkpoint cost
+# (checkpoint_timeout is 5 min) weighed ~100x what it does in steady load
+# (381 vs 339 WAL bytes per transaction at 8 clients; 338 vs 337 after it).
 # Prints a Markdown table (medians of the rounds, and per-round ratios of each
 # candidate to its baseline with their median) and leaves the raw pgbench
 # output and results.tsv in --out (default bench/out/<timestamp>/).
 #
-# Default: 5 rounds x 3 shapes x clients {1, 8} x 5 variants x 3 s (~9 min).
+# Default: 5 rounds x 3 shapes x clients {1, 8} x 5 variants x (1 + 3) s (~12 min).
 # --quick: 3 rounds x 3 shapes x clients {8} x 5 variants x 2 s, no warm-up (~2 min).
 # Short runs, many rounds: on a shared machine a burst of someone else's load
 # then hits one run of a round rather than a whole variant. The load average
@@ -31,15 +37,17 @@ CLIENTS="1 8"
 SHAPES="single app batch"
 VARIANTS="durable staged plain unlogged pgq"
 WARMUP=1
+SETTLE=1
 OUT=""
 KEEP=0
 
-usage() { sed -n '2,20p' "$0"; exit 2; }
+usage() { sed -n '2,28p' "$0"; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) ROUNDS=3; TIME=2; CLIENTS="8"; WARMUP=0 ;;
     --rounds) ROUNDS=$2; shift ;;
     --time) TIME=$2; shift ;;
+    --settle) SETTLE=$2; shift ;;
     --clients) CLIENTS=$2; shift ;;
     --shapes) SHAPES=$2; shift ;;
     --variants) VARIANTS=$2; shift ;;
@@ -92,7 +100,7 @@ psql -X -q -v ON_ERROR_STOP=1 -f "$HERE/setup.sql" >/dev/null
                              'intentlog.maintenance', 'intentlog.maintenance_naptime')
               ORDER BY name"
   echo "domains=$(psql -XAtc "SELECT string_agg(format('%s(%s, %s partitions)', name, durability, partitions), ', ' ORDER BY name) FROM intentlog.domains")"
-  echo "pgbench=pgbench -n -M prepared -j 2 -T $TIME, clients {$CLIENTS}, $ROUNDS rounds"
+  echo "pgbench=pgbench -n -M prepared -j 2 -T $TIME after CHECKPOINT + ${SETTLE}s unmeasured, clients {$CLIENTS}, $ROUNDS rounds"
   echo "loadavg at start=$(cut -d' ' -f1-3 /proc/loadavg) (this run adds up to ~2 on its own at 8 clients)"
 } >"$OUT/machine.txt"
 
@@ -102,6 +110,9 @@ intents_per_txn() { if [ "$1" = batch ]; then echo 100; else echo 1; fi; }
 run_one() {
   local shape=$1 variant=$2 c=$3 t=$4 logf=$5 tps
   psql -XAtqc 'CHECKPOINT' >/dev/null
+  if [ "$SETTLE" -gt 0 ]; then
+    "$PGBENCH" -n -M prepared -c "$c" -j 2 -T "$SETTLE" -f "$HERE/scripts/${shape}_${variant}.sql" >/dev/null 2>&1 || true
+  fi
   "$PGBENCH" -n -M prepared -c "$c" -j 2 -T "$t" -f "$HERE/scripts/${shape}_${variant}.sql" >"$logf" 2>&1 || {
     echo "pgbench failed ($shape $variant c=$c), see $logf:" >&2; tail -5 "$logf" >&2; exit 1; }
   tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$logf")
