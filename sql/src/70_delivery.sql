@@ -191,38 +191,70 @@ BEGIN
   END IF;
 END $$;
 
--- Holds intent s (key k) back behind its key: parked, or, when the key has
--- dead letters under on_dead_letter = dead_letter_key, dead-lettered at once.
--- Returns 'parked' or 'dead_letter'. The caller holds the partition lock.
-CREATE FUNCTION intentlog._hold(g text, dom intentlog.domains, p int, s bigint, k text, why text, history jsonb)
-RETURNS text LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+-- Holds intents `seqs` (keys `keys`, pairwise) back behind their keys:
+-- parked, or, for a key with dead letters under on_dead_letter =
+-- dead_letter_key, dead-lettered at once. Returns (seq, 'parked' |
+-- 'dead_letter') per intent. Set-based: a poison key's backlog arrives
+-- thousands at a time. The caller holds the partition lock.
+CREATE FUNCTION intentlog._hold(g text, dom intentlog.domains, p int, seqs bigint[], keys text[], why text,
+                                history jsonb)
+RETURNS TABLE (seq bigint, held text) LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  i record;
-  dead_key boolean;
+  rel regclass;
+  dead_keys text[];
+  bad_seq bigint;
+  bad_key text;
 BEGIN
-  SELECT * INTO i FROM intentlog._intent(dom.domain_id, p, s);
-  IF i.key IS DISTINCT FROM k THEN
-    RAISE EXCEPTION 'intent % of partition % of domain "%" has key %, not %', s, p, dom.name,
-      quote_literal(i.key), quote_literal(k) USING ERRCODE = 'invalid_parameter_value';
+  IF cardinality(seqs) = 0 THEN
+    RETURN;
   END IF;
-  dead_key := dom.on_dead_letter = 'dead_letter_key'
-              AND NOT EXISTS (SELECT 1 FROM intentlog.retries r
-                               WHERE r.group_name = g AND r.domain_id = dom.domain_id AND r.partition = p AND r.key = k)
-              AND EXISTS (SELECT 1 FROM intentlog.dead_letters x
-                           WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = k);
-  IF dead_key THEN
-    INSERT INTO intentlog.dead_letters (group_name, domain_id, partition, seq, key, attempts, last_error, errors, reason,
-                                        op, payload, schema_version, expected_version, headers, appended_at)
-    VALUES (g, dom.domain_id, p, s, k, 0, NULL, history,
-            'an earlier intent of the key is a dead letter (on_dead_letter = dead_letter_key)',
-            i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at);
-    RETURN 'dead_letter';
+  SELECT x.parent_rel INTO rel FROM intentlog.partitions x WHERE x.domain_id = dom.domain_id AND x.partition = p;
+  -- Each must be the intent the caller thinks it is.
+  EXECUTE format('SELECT c.s, t.key FROM unnest($1::bigint[], $2::text[]) AS c(s, k)
+                    LEFT JOIN %s t ON t.seq = c.s
+                   WHERE t.key IS DISTINCT FROM c.k ORDER BY c.s LIMIT 1', rel)
+     INTO bad_seq, bad_key USING seqs, keys;
+  IF bad_seq IS NOT NULL AND bad_key IS NULL THEN
+    RAISE EXCEPTION 'partition % of domain "%" has no intent with seq %', p, dom.name, bad_seq
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Pass the seq of a fetched intent (it may have been dropped by retention).';
+  ELSIF bad_seq IS NOT NULL THEN
+    RAISE EXCEPTION 'intent % of partition % of domain "%" has key %, not %', bad_seq, p, dom.name,
+      quote_literal(bad_key), quote_literal(keys[array_position(seqs, bad_seq)])
+      USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  INSERT INTO intentlog.parked (group_name, domain_id, partition, seq, key, reason, errors,
-                                op, payload, schema_version, expected_version, headers, appended_at)
-  VALUES (g, dom.domain_id, p, s, k, why, history,
-          i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at);
-  RETURN 'parked';
+  -- Keys that died under dead_letter_key (and have no retry under way).
+  SELECT coalesce(array_agg(k.k), '{}') INTO dead_keys
+    FROM (SELECT DISTINCT u.k FROM unnest(keys) AS u(k)) k
+   WHERE dom.on_dead_letter = 'dead_letter_key'
+     AND NOT EXISTS (SELECT 1 FROM intentlog.retries r
+                      WHERE r.group_name = g AND r.domain_id = dom.domain_id AND r.partition = p AND r.key = k.k)
+     AND EXISTS (SELECT 1 FROM intentlog.dead_letters x
+                  WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = k.k);
+  -- One statement copies them (the intent as stored, not the caller's copy).
+  RETURN QUERY EXECUTE format($q$
+    WITH i AS (
+      SELECT t.seq, t.key, t.op, t.payload, t.schema_version, t.expected_version, t.headers, t.appended_at
+        FROM %s t WHERE t.seq = ANY ($1)),
+    dl AS (
+      INSERT INTO intentlog.dead_letters (group_name, domain_id, partition, seq, key, attempts, last_error, errors,
+                                          reason, op, payload, schema_version, expected_version, headers, appended_at)
+      SELECT $2, $3, $4, i.seq, i.key, 0, NULL, $7,
+             'an earlier intent of the key is a dead letter (on_dead_letter = dead_letter_key)',
+             i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at
+        FROM i WHERE i.key = ANY ($5)
+      RETURNING seq),
+    pk AS (
+      INSERT INTO intentlog.parked (group_name, domain_id, partition, seq, key, reason, errors,
+                                    op, payload, schema_version, expected_version, headers, appended_at)
+      SELECT $2, $3, $4, i.seq, i.key, $6, $7,
+             i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at
+        FROM i WHERE NOT (i.key = ANY ($5))
+      RETURNING seq)
+    SELECT r.seq, r.held FROM (SELECT dl.seq, 'dead_letter'::text AS held FROM dl
+                               UNION ALL SELECT pk.seq, 'parked' FROM pk) r
+    ORDER BY r.seq$q$, rel)
+    USING seqs, g, dom.domain_id, p, dead_keys, why, history;
 END $$;
 
 -- ---------------------------------------------------------------------------
@@ -235,13 +267,9 @@ DECLARE
   dom intentlog.domains%ROWTYPE;
   g text := park.group_name;
   p int := park.partition;
-  rel regclass;
   already bigint[];
   hold_seqs bigint[];
   hold_keys text[];
-  dead_keys text[];
-  bad_seq bigint;
-  bad_key text;
 BEGIN
   dom := intentlog._delivery_domain(g, domain, ARRAY[p]);
   IF seqs IS NULL OR keys IS NULL THEN
@@ -265,10 +293,9 @@ BEGIN
     RETURN;
   END IF;
   PERFORM intentlog._delivery_lock(g, dom.domain_id, p);
-  -- Set-based (a poison key's backlog arrives here thousands at a time): an
-  -- intent is already_held if SQL has it; else it is held back if its key is
-  -- held. Parking an intent does not change whether its key is held, so one
-  -- decision per key holds for the whole call.
+  -- An intent is already_held if SQL has it; else it is held back if its
+  -- key is held. Holding intents does not change whether their key is held,
+  -- so one decision per key holds for the whole call.
   WITH input AS (
     SELECT DISTINCT ON (u.s) u.s, u.k FROM unnest(seqs, keys) AS u(s, k) ORDER BY u.s),
   marked AS (
@@ -282,67 +309,19 @@ BEGIN
              AS already
       FROM input i),
   held_keys AS (
-    SELECT hk.k,
-           dom.on_dead_letter = 'dead_letter_key'
-           AND NOT EXISTS (SELECT 1 FROM intentlog.retries x
-                            WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = hk.k)
-           AND EXISTS (SELECT 1 FROM intentlog.dead_letters x
-                        WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = hk.k)
-             AS dead
-      FROM (SELECT DISTINCT m.k FROM marked m WHERE NOT m.already) hk
+    SELECT hk.k FROM (SELECT DISTINCT m.k FROM marked m WHERE NOT m.already) hk
      WHERE intentlog._key_held(g, dom.domain_id, p, hk.k, dom.on_dead_letter = 'dead_letter_key'))
   SELECT coalesce(array_agg(m.s ORDER BY m.s) FILTER (WHERE m.already), '{}'),
          coalesce(array_agg(m.s ORDER BY m.s) FILTER (WHERE NOT m.already AND h.k IS NOT NULL), '{}'),
-         coalesce(array_agg(m.k ORDER BY m.s) FILTER (WHERE NOT m.already AND h.k IS NOT NULL), '{}'),
-         coalesce(array_agg(DISTINCT h.k) FILTER (WHERE h.dead), '{}')
-    INTO already, hold_seqs, hold_keys, dead_keys
+         coalesce(array_agg(m.k ORDER BY m.s) FILTER (WHERE NOT m.already AND h.k IS NOT NULL), '{}')
+    INTO already, hold_seqs, hold_keys
     FROM marked m LEFT JOIN held_keys h ON h.k = m.k;
-  IF cardinality(hold_seqs) = 0 THEN
-    RETURN QUERY SELECT a.s, 'already_held'::text FROM unnest(already) AS a(s) ORDER BY 1;
-    RETURN;
-  END IF;
-  SELECT x.parent_rel INTO rel FROM intentlog.partitions x WHERE x.domain_id = dom.domain_id AND x.partition = p;
-  -- Every intent to hold must be the one the worker fetched.
-  EXECUTE format('SELECT c.s, t.key FROM unnest($1::bigint[], $2::text[]) AS c(s, k)
-                    LEFT JOIN %s t ON t.seq = c.s
-                   WHERE t.key IS DISTINCT FROM c.k ORDER BY c.s LIMIT 1', rel)
-     INTO bad_seq, bad_key USING hold_seqs, hold_keys;
-  IF bad_seq IS NOT NULL AND bad_key IS NULL THEN
-    RAISE EXCEPTION 'partition % of domain "%" has no intent with seq %', p, dom.name, bad_seq
-      USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Pass the seq of a fetched intent (it may have been dropped by retention).';
-  ELSIF bad_seq IS NOT NULL THEN
-    RAISE EXCEPTION 'intent % of partition % of domain "%" has key %, not %', bad_seq, p, dom.name,
-      quote_literal(bad_key), quote_literal(hold_keys[array_position(hold_seqs, bad_seq)])
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  -- One statement copies them (the intent as stored, not the caller's copy)
-  -- into dead_letters (keys that died under dead_letter_key) or parked.
-  RETURN QUERY EXECUTE format($q$
-    WITH i AS (
-      SELECT t.seq, t.key, t.op, t.payload, t.schema_version, t.expected_version, t.headers, t.appended_at
-        FROM %s t WHERE t.seq = ANY ($1)),
-    dl AS (
-      INSERT INTO intentlog.dead_letters (group_name, domain_id, partition, seq, key, attempts, last_error, errors,
-                                          reason, op, payload, schema_version, expected_version, headers, appended_at)
-      SELECT $2, $3, $4, i.seq, i.key, 0, NULL, '[]',
-             'an earlier intent of the key is a dead letter (on_dead_letter = dead_letter_key)',
-             i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at
-        FROM i WHERE i.key = ANY ($5)
-      RETURNING seq),
-    pk AS (
-      INSERT INTO intentlog.parked (group_name, domain_id, partition, seq, key, reason, errors,
-                                    op, payload, schema_version, expected_version, headers, appended_at)
-      SELECT $2, $3, $4, i.seq, i.key, 'an earlier intent of the key is held back', '[]',
-             i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at
-        FROM i WHERE NOT (i.key = ANY ($5))
-      RETURNING seq)
+  RETURN QUERY
     SELECT r.seq, r.held FROM (
-      SELECT dl.seq, 'dead_letter'::text AS held FROM dl
-      UNION ALL SELECT pk.seq, 'parked' FROM pk
-      UNION ALL SELECT a.s, 'already_held' FROM unnest($6::bigint[]) AS a(s)) r
-    ORDER BY r.seq$q$, rel)
-    USING hold_seqs, g, dom.domain_id, p, dead_keys, already;
+      SELECT h.seq, h.held FROM intentlog._hold(g, dom, p, hold_seqs, hold_keys,
+                                                'an earlier intent of the key is held back', '[]') h
+      UNION ALL SELECT a.s, 'already_held' FROM unnest(already) AS a(s)) r
+    ORDER BY r.seq;
 END $$;
 COMMENT ON FUNCTION intentlog.park(text, text, int, bigint[], text[]) IS
   'The worker calls it with each fetched batch (seqs with their keys) before delivering: returns the intents it must not deliver now, with why: parked (an earlier intent of the key is retried or parked), dead_letter (the key has dead letters and on_dead_letter = dead_letter_key), already_held (already a retry, parked or dead letter: fetched again after a restart). Intents not returned are delivered as usual.';
@@ -425,7 +404,8 @@ BEGIN
                   WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = k) THEN
         -- Another intent of the key is retried already (a redrive raced the
         -- delivery): keep one retry per key, this one waits behind it.
-        outcome := intentlog._hold(g, dom, p, s, k, 'an earlier intent of the key is held back', '[]');
+        SELECT h.held INTO outcome
+          FROM intentlog._hold(g, dom, p, ARRAY[s], ARRAY[k], 'an earlier intent of the key is held back', '[]') h;
       ELSE
         failed_attempts := coalesce(attempt, 1);
         history := '[]';
@@ -484,7 +464,7 @@ BEGIN
       RAISE EXCEPTION 'follower % has key %, not the key % of intent %', f, quote_literal(fk), quote_literal(k), s
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM intentlog._hold(g, dom, p, f, k, format('behind intent %s of the key', s), '[]');
+    PERFORM intentlog._hold(g, dom, p, ARRAY[f], ARRAY[k], format('behind intent %s of the key', s), '[]');
   END LOOP;
 END $$;
 COMMENT ON FUNCTION intentlog.record_failure(text, text, int, bigint, text, int, bigint[]) IS
@@ -780,7 +760,7 @@ REVOKE ALL ON FUNCTION intentlog._delivery_domain(text, text, int[]) FROM PUBLIC
 REVOKE ALL ON FUNCTION intentlog._delivery_lock(text, int, int) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog._key_held(text, int, int, text, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog._intent(int, int, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._hold(text, intentlog.domains, int, bigint, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._hold(text, intentlog.domains, int, bigint[], text[], text, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog._redrive(int, bigint, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.park(text, text, int, bigint[], text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.record_failure(text, text, int, bigint, text, int, bigint[]) FROM PUBLIC;
