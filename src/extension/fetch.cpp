@@ -255,9 +255,7 @@ SPIPlanPtr scan_plan(Oid rel, const char* columns, bool pending) {
                             "   ON t.xid = p.x AND t.seq > p.f AND t.seq <= $1 ORDER BY t.seq LIMIT $4)"
                             ") s ORDER BY seq LIMIT $4",
                             columns, relname, relname)
-                      : psprintf("SELECT %s FROM %s WHERE seq > $1 AND $2 IS NOT NULL AND $3 IS NOT NULL "
-                                 "ORDER BY seq LIMIT $4",
-                                 columns, relname);
+                      : psprintf("SELECT %s FROM %s WHERE seq > $1 ORDER BY seq LIMIT $4", columns, relname);
   Oid types[4] = {INT8OID, XID8ARRAYOID, INT8ARRAYOID, INT4OID};
   SPIPlanPtr plan = SPI_prepare_cursor(sql, 4, types, pending ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
   if (plan == nullptr) elog(ERROR, "intentlog: cannot prepare fetch: %s", SPI_result_code_string(SPI_result));

@@ -90,8 +90,8 @@ TEST(Advance, CutBelowWatermarkKeepsPendingWithProgress) {
 TEST(Latest, InProgressAndLateXidsArePendingFromZeroOwnAreNot) {
   SnapshotView s = snap(20, 30, {25, 21});
   s.xip = {21, 25};
-  s.next_xid = 33;      // 30, 31, 32 started after xmax was set
-  s.own_xids = {31};    // the reader's own xid sees its rows
+  s.next_xid = 33;    // 30, 31, 32 started after xmax was set
+  s.own_xids = {31};  // the reader's own xid sees its rows
   CursorState c = latest_cursor(500, s);
   EXPECT_EQ(c.watermark, 500);
   ASSERT_EQ(c.pending.size(), 4u);
