@@ -201,8 +201,8 @@ struct ScanPlanKey {
   bool pending;
 };
 struct ScanPlanEntry {
-  ScanPlanKey key;  // hash key
-  char relname[2 * NAMEDATALEN + 8];
+  ScanPlanKey key;                    // hash key
+  char relname[4 * NAMEDATALEN + 8];  // quoted: each part may double its quotes
   SPIPlanPtr plan;
 };
 constexpr long kMaxScanPlans = 4096;  // then all are dropped and prepared again as used
