@@ -123,6 +123,17 @@ $$;
 COMMENT ON FUNCTION intentlog._backoff(interval, interval, int, float8) IS
   'Retry delay after failed attempt n: least(max, base * 2^(n-1)) * (0.5 + jitter/2), jitter in [0, 1]. Grows with n, bounded by max.';
 
+-- Raises 42602 unless group_name is a valid consumer group name (the rule
+-- of the tables' CHECK constraints and of intentlog.fetch). NULL passes.
+CREATE FUNCTION intentlog._check_group(group_name text)
+RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+  IF group_name !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
+    RAISE EXCEPTION 'invalid consumer group name "%"', group_name USING ERRCODE = 'invalid_name',
+      DETAIL = 'Group names are 1 to 128 characters: letters, digits, ''_'', ''.'', '':'' and ''-''.';
+  END IF;
+END $$;
+
 -- Validates the common arguments of the delivery functions and returns the
 -- domain's settings. Raises with a clear message and SQLSTATE.
 CREATE FUNCTION intentlog._delivery_domain(group_name text, domain text, partitions int[])
@@ -135,10 +146,7 @@ BEGIN
   IF group_name IS NULL THEN
     RAISE EXCEPTION 'group_name must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF group_name !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
-    RAISE EXCEPTION 'invalid consumer group name "%"', group_name USING ERRCODE = 'invalid_name',
-      DETAIL = 'Group names are 1 to 128 characters: letters, digits, ''_'', ''.'', '':'' and ''-''.';
-  END IF;
+  PERFORM intentlog._check_group(group_name);
   d := intentlog._domain_id(domain);
   SELECT * INTO dom FROM intentlog.domains x WHERE x.domain_id = d;
   IF partitions IS NULL OR array_position(partitions, NULL) IS NOT NULL THEN
@@ -660,9 +668,7 @@ RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_t
 DECLARE d int;
 BEGIN
   d := intentlog._domain_id(domain);
-  IF group_name IS NOT NULL AND group_name !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
-    RAISE EXCEPTION 'invalid consumer group name "%"', group_name USING ERRCODE = 'invalid_name';
-  END IF;
+  PERFORM intentlog._check_group(group_name);
   RETURN intentlog._redrive(d, NULL, key, group_name);
 END $$;
 COMMENT ON FUNCTION intentlog.redrive(text, text, text) IS
@@ -690,9 +696,7 @@ DECLARE
   n int;
 BEGIN
   d := intentlog._domain_id(domain);
-  IF group_name IS NOT NULL AND group_name !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
-    RAISE EXCEPTION 'invalid consumer group name "%"', group_name USING ERRCODE = 'invalid_name';
-  END IF;
+  PERFORM intentlog._check_group(group_name);
   DELETE FROM intentlog.dead_letters x
    WHERE x.domain_id = d AND (discard.key IS NULL OR x.key = discard.key)
      AND (discard.group_name IS NULL OR x.group_name = discard.group_name);
@@ -756,6 +760,7 @@ GRANT SELECT ON intentlog.retries_due, intentlog.dead_letters_per_domain, intent
   TO intentlog_admin, intentlog_consumer;
 
 REVOKE ALL ON FUNCTION intentlog._backoff(interval, interval, int, float8) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._check_group(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog._delivery_domain(text, text, int[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog._delivery_lock(text, int, int) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog._key_held(text, int, int, text, boolean) FROM PUBLIC;
