@@ -3,13 +3,12 @@
 -- intentlog.maintain() every intentlog.maintenance_naptime; a DBA may call it
 -- by hand too (it is idempotent and never waits on application transactions).
 
-CREATE FUNCTION intentlog._scan(rel regclass, cursor text, max_rows int)
-RETURNS TABLE (partition int, seq bigint, xid xid8, key text, op text, payload bytea, schema_version int,
-               expected_version bigint, headers jsonb, appended_at timestamptz, next_cursor text)
+CREATE FUNCTION intentlog._promote_rows(hot regclass, durable regclass, cursor text, max_rows int,
+                                        OUT moved bigint, OUT next_cursor text)
 LANGUAGE c VOLATILE
-AS 'MODULE_PATHNAME', 'intentlog_scan';
-COMMENT ON FUNCTION intentlog._scan(regclass, text, int) IS
-  'Internal: the snapshot-cursor scan of one relation (used to promote staged hot tables).';
+AS 'MODULE_PATHNAME', 'intentlog_promote_rows';
+COMMENT ON FUNCTION intentlog._promote_rows(regclass, regclass, text, int) IS
+  'Internal: moves the committed rows of a staged hot table past its snapshot cursor into a logged segment (one multi-insert, one delete); returns how many and the next cursor (null when none moved).';
 
 -- Lowest seq a cursor may still have to read, minus one.
 CREATE FUNCTION intentlog._cursor_floor(watermark bigint, pending text)
@@ -80,15 +79,8 @@ DECLARE
 BEGIN
   -- Serializes promoters of one partition; a second one then finds nothing new.
   SELECT * INTO part FROM intentlog.partitions WHERE domain_id = d AND partition = p FOR UPDATE;
-  EXECUTE format($q$
-    WITH batch AS MATERIALIZED (SELECT * FROM intentlog._scan(%L, %L, %s)),
-         moved AS (INSERT INTO %s (partition, seq, xid, key, op, payload, schema_version, expected_version, headers, appended_at)
-                   SELECT partition, seq, xid, key, op, payload, schema_version, expected_version, headers, appended_at FROM batch
-                   RETURNING seq),
-         gone AS (DELETE FROM %s h USING moved m WHERE h.seq = m.seq RETURNING 1)
-    SELECT (SELECT max(next_cursor) FROM batch), (SELECT count(*) FROM gone)$q$,
-    part.hot_rel, part.promote_cursor, max_rows, part.durable_rel, part.hot_rel)
-  INTO next, moved;
+  SELECT r.moved, r.next_cursor INTO moved, next
+    FROM intentlog._promote_rows(part.hot_rel, part.durable_rel, part.promote_cursor, max_rows) r;
   UPDATE intentlog.partitions
      SET promote_cursor = coalesce(next, promote_cursor), promoted_at = now()
    WHERE domain_id = d AND partition = p;

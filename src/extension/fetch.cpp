@@ -1,12 +1,14 @@
 // The read path (DESIGN.md, "Read path: the snapshot cursor"): fetch and the
 // cursor helpers. The cursor arithmetic lives in src/common/snapshot_cursor;
-// this file runs the query in one snapshot and feeds it.
+// this file runs the query in one snapshot and feeds it. The promotion of
+// staged hot tables reads them through the same scan.
 #include <algorithm>
 
 #include "common/snapshot_cursor.h"
 #include "common/validation.h"
 #include "extension/domain_cache.h"
 #include "extension/error_boundary.h"
+#include "extension/segment_writer.h"
 #include "extension/sql_errors.h"
 
 namespace intentlog::pg {
@@ -266,11 +268,19 @@ SPIPlanPtr scan_plan(Oid rel, const char* columns, bool pending) {
   return plan;
 }
 
-// Runs one fetch of `rel` (a partition parent or a single segment) in one
-// snapshot and puts the rows, each followed by the next cursor, into rsinfo.
-// `columns` is the select list; seq_col and xid_col are 1-based positions.
-void scan(Oid rel, const PlainCursor& before, int max_rows, const char* columns, int seq_col, int xid_col,
-          ReturnSetInfo* rsinfo, MemoryContext caller_cxt) {
+// Rows of one snapshot-cursor scan, in SPI memory (valid until SPI_finish),
+// and the cursor after them (in the caller's context; null when no rows).
+struct ScanRows {
+  int count;
+  SPITupleTable* rows;
+  char* next_cursor;
+};
+
+// Runs one scan of `rel` (a partition parent or a single relation) in one
+// snapshot. `columns` is the select list; seq_col and xid_col are 1-based
+// positions in it.
+ScanRows scan_rows(Oid rel, const PlainCursor& before, int max_rows, const char* columns, int seq_col, int xid_col,
+                   MemoryContext caller_cxt) {
   SPIPlanPtr plan = scan_plan(rel, columns, before.npending > 0);
   // One snapshot for the rows and for the in-progress xids that become pending.
   Snapshot snap = RegisterSnapshot(GetTransactionSnapshot());
@@ -281,26 +291,32 @@ void scan(Oid rel, const PlainCursor& before, int max_rows, const char* columns,
   if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: fetch failed: %s", SPI_result_code_string(rc));
   UnregisterSnapshot(snap);
 
-  int n = static_cast<int>(SPI_processed);
-  if (n == 0) return;  // nothing new: the caller keeps its cursor
-  SPITupleTable* tt = SPI_tuptable;
-  int natts = tt->tupdesc->natts;
+  ScanRows out{static_cast<int>(SPI_processed), SPI_tuptable, nullptr};
+  if (out.count == 0) return out;  // nothing new: the caller keeps its cursor
+  int n = out.count;
   int64* seqs = static_cast<int64*>(palloc(sizeof(int64) * n));
   uint64* xids = static_cast<uint64*>(palloc(sizeof(uint64) * n));
   bool isnull;
   for (int i = 0; i < n; ++i) {
-    seqs[i] = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, seq_col, &isnull));
-    xids[i] =
-        U64FromFullTransactionId(DatumGetFullTransactionId(SPI_getbinval(tt->vals[i], tt->tupdesc, xid_col, &isnull)));
+    seqs[i] = DatumGetInt64(SPI_getbinval(out.rows->vals[i], out.rows->tupdesc, seq_col, &isnull));
+    xids[i] = U64FromFullTransactionId(
+        DatumGetFullTransactionId(SPI_getbinval(out.rows->vals[i], out.rows->tupdesc, xid_col, &isnull)));
   }
-  char* next = next_cursor_text(before, plain, n, seqs, xids, n == max_rows, caller_cxt);
+  out.next_cursor = next_cursor_text(before, plain, n, seqs, xids, n == max_rows, caller_cxt);
+  return out;
+}
+
+// Puts the rows of one scan into rsinfo, each followed by the next cursor.
+void emit_rows(const ScanRows& s, ReturnSetInfo* rsinfo, MemoryContext caller_cxt) {
+  if (s.count == 0) return;
   MemoryContext old = MemoryContextSwitchTo(caller_cxt);
-  Datum next_datum = CStringGetTextDatum(next);
+  Datum next_datum = CStringGetTextDatum(s.next_cursor);
   MemoryContextSwitchTo(old);
+  int natts = s.rows->tupdesc->natts;
   Datum* out = static_cast<Datum*>(palloc(sizeof(Datum) * (natts + 1)));
   bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * (natts + 1)));
-  for (int i = 0; i < n; ++i) {
-    heap_deform_tuple(tt->vals[i], tt->tupdesc, out, nulls);
+  for (int i = 0; i < s.count; ++i) {
+    heap_deform_tuple(s.rows->vals[i], s.rows->tupdesc, out, nulls);
     out[natts] = next_datum;
     nulls[natts] = false;
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
@@ -343,31 +359,71 @@ PGDLLEXPORT Datum intentlog_fetch(PG_FUNCTION_ARGS) {
   PlainCursor before = parse_or_raise(cursor_text);
   Oid parent = partition_parent(domain_id, partition);
 
-  scan(parent, before, max_rows, kFetchColumns, 1, 9, rsinfo, caller_cxt);
+  emit_rows(scan_rows(parent, before, max_rows, kFetchColumns, 1, 9, caller_cxt), rsinfo, caller_cxt);
   SPI_finish();
   return (Datum)0;
 }
 
-// Internal: the snapshot-cursor scan of one relation, returning whole rows.
-// Maintenance uses it to promote a staged hot table without waiting for
-// (or losing) the rows of transactions still open.
-PG_FUNCTION_INFO_V1(intentlog_scan);
-PGDLLEXPORT Datum intentlog_scan(PG_FUNCTION_ARGS) {
-  if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2)) null_argument("rel, cursor and max_rows");
-  Oid rel = PG_GETARG_OID(0);
-  char* cursor_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
-  int max_rows = PG_GETARG_INT32(2);
+// Internal: moves the committed rows of a staged hot table that its snapshot
+// cursor has not passed yet into a logged segment, in one transaction: one
+// heap multi-insert into the segment (one WAL record per page, as COPY does)
+// and one DELETE of the same seqs from the hot table. Rows of transactions
+// still open stay behind as pending in the cursor and move once they commit;
+// nobody waits. Returns (moved, next_cursor); next_cursor is null when
+// nothing moved. The caller serializes promoters of one partition.
+PG_FUNCTION_INFO_V1(intentlog_promote_rows);
+PGDLLEXPORT Datum intentlog_promote_rows(PG_FUNCTION_ARGS) {
+  if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+    null_argument("hot, durable, cursor and max_rows");
+  Oid hot = PG_GETARG_OID(0);
+  Oid durable = PG_GETARG_OID(1);
+  char* cursor_text = text_to_cstring(PG_GETARG_TEXT_PP(2));
+  int max_rows = PG_GETARG_INT32(3);
   if (max_rows < 1 || max_rows > kMaxFetchRows)
     ereport(ERROR,
             (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("max_rows must be between 1 and %d", kMaxFetchRows)));
-  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-  InitMaterializedSRF(fcinfo, 0);
+  TupleDesc result_desc;
+  if (get_call_result_type(fcinfo, nullptr, &result_desc) != TYPEFUNC_COMPOSITE)
+    elog(ERROR, "intentlog: bad return type");
   MemoryContext caller_cxt = CurrentMemoryContext;
   PlainCursor before = parse_or_raise(cursor_text);
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
-  scan(rel, before, max_rows, kScanColumns, 2, 3, rsinfo, caller_cxt);
+  ScanRows s = scan_rows(hot, before, max_rows, kScanColumns, 2, 3, caller_cxt);
+  if (s.count > 0) {
+    constexpr int kColumns = 10;  // kScanColumns, the domain table's columns in order
+    if (s.rows->tupdesc->natts != kColumns) elog(ERROR, "intentlog: unexpected scan shape");
+    Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kColumns * s.count));
+    bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kColumns * s.count));
+    Datum* seqs = static_cast<Datum*>(palloc(sizeof(Datum) * s.count));
+    for (int i = 0; i < s.count; ++i) {
+      heap_deform_tuple(s.rows->vals[i], s.rows->tupdesc, values + i * kColumns, nulls + i * kColumns);
+      seqs[i] = values[i * kColumns + 1];
+    }
+    LockRelationOid(durable, RowExclusiveLock);
+    SegmentIndexes indexes = load_segment_indexes(durable, CurrentMemoryContext);
+    insert_intent_rows(durable, indexes, values, nulls, kColumns, s.count);
+    // The same rows leave the hot table in the same transaction: a reader
+    // sees each intent in exactly one of the two.
+    char* sql = psprintf("DELETE FROM %s WHERE seq = ANY($1)",
+                         quote_qualified_identifier(get_namespace_name(get_rel_namespace(hot)), get_rel_name(hot)));
+    // A generic plan: planned with the array's values, the planner would
+    // estimate each of them (10% of a 38,000-row promotion).
+    Oid types[1] = {INT8ARRAYOID};
+    SPIPlanPtr plan = SPI_prepare_cursor(sql, 1, types, CURSOR_OPT_GENERIC_PLAN);
+    if (plan == nullptr) elog(ERROR, "intentlog: cannot prepare the promotion delete");
+    Datum args[1] = {PointerGetDatum(construct_array(seqs, s.count, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE))};
+    int rc = SPI_execute_plan(plan, args, nullptr, false, 0);
+    if (rc != SPI_OK_DELETE) elog(ERROR, "intentlog: promotion delete failed: %s", SPI_result_code_string(rc));
+    if (SPI_processed != static_cast<uint64>(s.count))
+      ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                      errmsg("intentlog promotion of \"%s\" found %llu of its %d rows to remove", get_rel_name(hot),
+                             static_cast<unsigned long long>(SPI_processed), s.count),
+                      errdetail("Another session changed the hot table; nothing was promoted.")));
+  }
   SPI_finish();
-  return (Datum)0;
+  Datum out[2] = {Int64GetDatum(s.count), s.count > 0 ? CStringGetTextDatum(s.next_cursor) : (Datum)0};
+  bool out_nulls[2] = {false, s.count == 0};
+  PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(result_desc), out, out_nulls)));
 }
 
 PG_FUNCTION_INFO_V1(intentlog_latest_cursor);

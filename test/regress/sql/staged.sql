@@ -17,3 +17,26 @@ SELECT * FROM intentlog.intent_append('tmp', 'x', 'set');
 SELECT intentlog.drop_domain('tmp');
 SELECT count(*) FROM pg_class WHERE relname LIKE 'tmp%' AND relnamespace = 'intentlog_data'::regnamespace;
 SELECT * FROM intentlog.intent_append('tmp', 'x', 'set');
+-- A large batch and a promotion in steps: the hot table takes 2,500 intents
+-- of one call in chunks of 1,000; each promotion of at most 1,000 rows picks
+-- up where the last one ended, and the moved rows are in the segment's
+-- indexes too.
+SELECT intentlog.create_domain('bulk', partitions => 1, durability => 'staged', promote_after => '1 hour') > 0 AS created;
+SELECT domain_id AS bulk_id FROM intentlog.domains WHERE name = 'bulk' \gset
+SELECT count(*) AS appended, count(DISTINCT seq) AS seqs
+  FROM intentlog.intent_append_batch('bulk', (SELECT array_agg('k' || i ORDER BY i) FROM generate_series(1, 2500) i),
+                                     array_fill('set'::text, ARRAY[2500]));
+SELECT intentlog._promote(:bulk_id, 0, 1000) AS moved;
+SELECT intentlog._promote(:bulk_id, 0, 1000) AS moved;
+SELECT intentlog._promote(:bulk_id, 0, 1000) AS moved;
+SELECT intentlog._promote(:bulk_id, 0, 1000) AS moved;
+SELECT c.relpersistence, count(*), count(DISTINCT t.seq) AS seqs, max(t.seq) - min(t.seq) + 1 AS span
+  FROM intentlog_data.bulk t JOIN pg_class c ON c.oid = t.tableoid GROUP BY 1;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*) AS by_seq FROM intentlog_data.bulk WHERE seq BETWEEN 1 AND 1000000;
+SELECT count(*) AS by_xid FROM intentlog_data.bulk WHERE xid = (SELECT xid FROM intentlog_data.bulk LIMIT 1);
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT count(*) AS fetched FROM intentlog.fetch('g', 'bulk', 0, 100000);
+SELECT intentlog.drop_domain('bulk');
