@@ -9,6 +9,7 @@ LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'intentlog_promote_rows';
 COMMENT ON FUNCTION intentlog._promote_rows(regclass, regclass, text, int) IS
   'Internal: moves the committed rows of a staged hot table past its snapshot cursor into a logged segment (one multi-insert, one delete); returns how many and the next cursor (null when none moved).';
+REVOKE ALL ON FUNCTION intentlog._promote_rows(regclass, regclass, text, int) FROM PUBLIC;
 
 -- Lowest seq a cursor may still have to read, minus one.
 CREATE FUNCTION intentlog._cursor_floor(watermark bigint, pending text)

@@ -9,6 +9,10 @@
 #include "extension/domain_cache.h"
 #include "extension/error_boundary.h"
 #include "extension/segment_writer.h"
+
+extern "C" {
+#include "utils/acl.h"
+}
 #include "extension/sql_errors.h"
 
 namespace intentlog::pg {
@@ -385,6 +389,10 @@ PGDLLEXPORT Datum intentlog_promote_rows(PG_FUNCTION_ARGS) {
   TupleDesc result_desc;
   if (get_call_result_type(fcinfo, nullptr, &result_desc) != TYPEFUNC_COMPOSITE)
     elog(ERROR, "intentlog: bad return type");
+  // The rows go into the segment without the executor, so without its
+  // permission check: make it here (the scan and the delete go through SPI).
+  AclResult acl = pg_class_aclcheck(durable, GetUserId(), ACL_INSERT);
+  if (acl != ACLCHECK_OK) aclcheck_error(acl, OBJECT_TABLE, get_rel_name(durable));
   MemoryContext caller_cxt = CurrentMemoryContext;
   PlainCursor before = parse_or_raise(cursor_text);
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");

@@ -40,3 +40,18 @@ RESET enable_seqscan;
 RESET enable_bitmapscan;
 SELECT count(*) AS fetched FROM intentlog.fetch('g', 'bulk', 0, 100000);
 SELECT intentlog.drop_domain('bulk');
+-- _promote_rows writes into the segment without the executor: only the
+-- maintenance path may call it, and it checks INSERT on the segment itself.
+SELECT has_function_privilege('intentlog_writer', 'intentlog._promote_rows(regclass, regclass, text, int)', 'EXECUTE')
+    AS writer_may_promote;
+SELECT hot_rel AS cache_hot, durable_rel AS cache_segment FROM intentlog.partitions
+ WHERE domain_id = (SELECT domain_id FROM intentlog.domains WHERE name = 'cache') AND partition = 0 \gset
+CREATE ROLE intentlog_regress_nobody;
+GRANT USAGE ON SCHEMA intentlog, intentlog_data TO intentlog_regress_nobody;
+GRANT EXECUTE ON FUNCTION intentlog._promote_rows(regclass, regclass, text, int) TO intentlog_regress_nobody;
+SET ROLE intentlog_regress_nobody;
+SELECT * FROM intentlog._promote_rows(:'cache_hot', :'cache_segment', '0', 10);
+RESET ROLE;
+REVOKE ALL ON FUNCTION intentlog._promote_rows(regclass, regclass, text, int) FROM intentlog_regress_nobody;
+REVOKE ALL ON SCHEMA intentlog, intentlog_data FROM intentlog_regress_nobody;
+DROP ROLE intentlog_regress_nobody;
