@@ -105,15 +105,17 @@ def main():
                 ratios = [a[r] / b[r] for r in common]
                 med = statistics.median(ratios)
                 goal = goal_batch if s == "batch" else goal_one
+                # Two decimals, or three where two would round a miss up to the goal.
+                med_s = f"{med:.3f}" if goal is not None and med < goal <= round(med, 2) else f"{med:.2f}"
                 if goal is None:
                     verdict, goal_s = "(info)", "—"
                 else:
                     goal_s = f"≥ {goal:.2f}"
                     verdict = "met" if med >= goal else "MISSED"
                     if med < goal:
-                        missed.append(f"{s} c={c} {cand}/{base} = {med:.2f} (goal {goal:.2f})")
+                        missed.append(f"{s} c={c} {cand}/{base} = {med_s} (goal {goal:.2f})")
                 per = ", ".join(f"{x:.2f}" for x in ratios)
-                out.append(f"| {s} | {c} | {cand} / {base} | [{per}] | {med:.2f} | {goal_s} | {verdict} |")
+                out.append(f"| {s} | {c} | {cand} / {base} | [{per}] | {med_s} | {goal_s} | {verdict} |")
     out.append("")
     if missed:
         out.append("Goals missed: " + "; ".join(missed) + ".")
