@@ -168,15 +168,12 @@ BEGIN
   RETURN dropped;
 END $$;
 
--- Whether a relation holds any committed row: with an empty hot table a
--- promotion round would only take a lock and an xid to do nothing.
-CREATE FUNCTION intentlog._has_rows(rel regclass)
-RETURNS boolean LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE found boolean;
-BEGIN
-  EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s)', rel) INTO found;
-  RETURN found;
-END $$;
+-- Whether a promotion from the cursor would find a row: with nothing to move
+-- a promotion round would only take a lock and an xid.
+CREATE FUNCTION intentlog._promotable(hot regclass, cursor text)
+RETURNS boolean LANGUAGE c STABLE STRICT
+AS 'MODULE_PATHNAME', 'intentlog_promotable';
+REVOKE ALL ON FUNCTION intentlog._promotable(regclass, text) FROM PUBLIC;
 
 CREATE FUNCTION intentlog.maintain()
 RETURNS TABLE (promoted bigint, rotated int, dropped int) LANGUAGE plpgsql SECURITY DEFINER
@@ -187,13 +184,14 @@ BEGIN
   promoted := 0; rotated := 0; dropped := 0;
   PERFORM intentlog._recover_after_crash();
   FOR part IN
-    SELECT p.domain_id, p.partition, p.hot_rel, d.durability, p.promoted_at + d.promote_after AS promote_due
+    SELECT p.domain_id, p.partition, p.hot_rel, p.promote_cursor, d.durability,
+           p.promoted_at + d.promote_after AS promote_due
       FROM intentlog.partitions p JOIN intentlog.domains d USING (domain_id)
      ORDER BY p.domain_id, p.partition
   LOOP
     -- Promote a little early so that the promote_after bound holds between rounds.
     IF part.durability = 'staged' AND part.promote_due <= now() + interval '300 milliseconds'
-       AND intentlog._has_rows(part.hot_rel) THEN
+       AND intentlog._promotable(part.hot_rel, part.promote_cursor) THEN
       promoted := promoted + intentlog._promote(part.domain_id, part.partition);
     END IF;
     IF intentlog._rotate(part.domain_id, part.partition) THEN
