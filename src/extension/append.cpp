@@ -48,9 +48,7 @@ void validate(const DomainEntry* d, const Intent& in) {
   }
 }
 
-constexpr int kColumns = 10;
-
-// Takes the seq of one intent and fills its row (kColumns values). The
+// Takes the seq of one intent and fills its row (kIntentColumns values). The
 // caller holds the key lock and the partition's append target.
 int64 build_row(DomainEntry* d, PartitionTarget* t, int partition, const Intent& in, Datum xid, TimestampTz now,
                 Datum* values, bool* nulls) {
@@ -59,7 +57,7 @@ int64 build_row(DomainEntry* d, PartitionTarget* t, int partition, const Intent&
   int32 schema_version = in.payload != nullptr ? d->schema_version : 0;
   if (schema_version != 0 && d->validate_payloads) check_payload_schema(d, in.payload);
   int64 seq = nextval_internal(t->seq_rel, false);
-  const Datum v[kColumns] = {
+  const Datum v[kIntentColumns] = {
       Int32GetDatum(partition),
       Int64GetDatum(seq),
       xid,
@@ -71,16 +69,16 @@ int64 build_row(DomainEntry* d, PartitionTarget* t, int partition, const Intent&
       PointerGetDatum(in.headers),
       TimestampTzGetDatum(now),
   };
-  const bool nn[kColumns] = {false,
-                             false,
-                             false,
-                             false,
-                             false,
-                             in.payload == nullptr,
-                             schema_version == 0,
-                             !in.has_expected_version,
-                             in.headers == nullptr,
-                             false};
+  const bool nn[kIntentColumns] = {false,
+                                   false,
+                                   false,
+                                   false,
+                                   false,
+                                   in.payload == nullptr,
+                                   schema_version == 0,
+                                   !in.has_expected_version,
+                                   in.headers == nullptr,
+                                   false};
   memcpy(values, v, sizeof(v));
   memcpy(nulls, nn, sizeof(nn));
   return seq;
@@ -91,11 +89,12 @@ int64 build_row(DomainEntry* d, PartitionTarget* t, int partition, const Intent&
 void append_group(DomainEntry* d, int partition, const Intent* in, const int* order, int count, Datum xid,
                   TimestampTz now, int64* seqs) {
   PartitionTarget* t = lock_append_target(d, partition);
-  Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kColumns * count));
-  bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kColumns * count));
+  Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kIntentColumns * count));
+  bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kIntentColumns * count));
   for (int i = 0; i < count; ++i)
-    seqs[order[i]] = build_row(d, t, partition, in[order[i]], xid, now, values + i * kColumns, nulls + i * kColumns);
-  insert_intent_rows(t->hot_rel, t->indexes, values, nulls, kColumns, count);
+    seqs[order[i]] =
+        build_row(d, t, partition, in[order[i]], xid, now, values + i * kIntentColumns, nulls + i * kIntentColumns);
+  insert_intent_rows(t->hot_rel, t->indexes, values, nulls, kIntentColumns, count);
   wakeup_note_append(d->domain_id, partition);
   pfree(values);
   pfree(nulls);

@@ -189,6 +189,7 @@ Datum xid8_array(const uint64* v, int n) {
 
 constexpr const char* kFetchColumns =
     "seq, key, op, payload, schema_version, expected_version, headers, appended_at, xid";
+// kIntentColumns of them, in the domain table's order.
 constexpr const char* kScanColumns =
     "partition, seq, xid, key, op, payload, schema_version, expected_version, headers, appended_at";
 
@@ -398,18 +399,17 @@ PGDLLEXPORT Datum intentlog_promote_rows(PG_FUNCTION_ARGS) {
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
   ScanRows s = scan_rows(hot, before, max_rows, kScanColumns, 2, 3, caller_cxt);
   if (s.count > 0) {
-    constexpr int kColumns = 10;  // kScanColumns, the domain table's columns in order
-    if (s.rows->tupdesc->natts != kColumns) elog(ERROR, "intentlog: unexpected scan shape");
-    Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kColumns * s.count));
-    bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kColumns * s.count));
+    if (s.rows->tupdesc->natts != kIntentColumns) elog(ERROR, "intentlog: unexpected scan shape");
+    Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kIntentColumns * s.count));
+    bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kIntentColumns * s.count));
     Datum* seqs = static_cast<Datum*>(palloc(sizeof(Datum) * s.count));
     for (int i = 0; i < s.count; ++i) {
-      heap_deform_tuple(s.rows->vals[i], s.rows->tupdesc, values + i * kColumns, nulls + i * kColumns);
-      seqs[i] = values[i * kColumns + 1];
+      heap_deform_tuple(s.rows->vals[i], s.rows->tupdesc, values + i * kIntentColumns, nulls + i * kIntentColumns);
+      seqs[i] = values[i * kIntentColumns + 1];
     }
     LockRelationOid(durable, RowExclusiveLock);
     SegmentIndexes indexes = load_segment_indexes(durable, CurrentMemoryContext);
-    insert_intent_rows(durable, indexes, values, nulls, kColumns, s.count);
+    insert_intent_rows(durable, indexes, values, nulls, kIntentColumns, s.count);
     // The same rows leave the hot table in the same transaction: a reader
     // sees each intent in exactly one of the two.
     char* sql = psprintf("DELETE FROM %s WHERE seq = ANY($1)",

@@ -15,6 +15,12 @@ extern "C" {
 
 namespace intentlog::pg {
 
+// The columns of an intent row, in the domain table's order: partition, seq,
+// xid, key, op, payload, schema_version, expected_version, headers,
+// appended_at. The append path builds rows of this shape and the promotion
+// copies them; a segment may have more columns (added by a DBA) after these.
+constexpr int kIntentColumns = 10;
+
 // Index metadata of one hot relation, built once per cache load.
 struct SegmentIndexes {
   int count;
