@@ -8,5 +8,8 @@ namespace intentlog::pg {
 
 void define_maintenance_gucs();
 void register_maintenance_launcher();
+// In every backend: DROP DATABASE and the other statements that need a
+// database without other sessions first ask its maintenance worker to leave.
+void install_database_utility_hook();
 
 }  // namespace intentlog::pg

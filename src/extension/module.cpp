@@ -13,6 +13,7 @@ PGDLLEXPORT void _PG_init(void);
 void _PG_init(void) {
   intentlog::pg::register_cache_callbacks();
   intentlog::pg::define_maintenance_gucs();
+  intentlog::pg::install_database_utility_hook();
   if (process_shared_preload_libraries_in_progress) {
     intentlog::pg::register_maintenance_launcher();
     intentlog::pg::wakeup_request_shmem();
