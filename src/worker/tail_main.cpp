@@ -51,6 +51,8 @@ usage: intentlog-tail --group G --domain D [--domain D2 ...] [options]
                        redelivery: the worker sends it again later, its key waits meanwhile)
   --fail-key KEY       nack every delivery of KEY, repeatable (a poison key: it ends in the dead
                        letters after the domain's max_attempts; other keys stream on)
+  --fail-limit N       nack at most N deliveries in all (of --fail-first and --fail-key), then
+                       accept everything (a key that recovers after its first intent died)
   --client-name NAME   shown in the worker's logs
   --help               this text
 
@@ -73,6 +75,7 @@ struct Options {
   long slow_ms = 0;
   std::uint32_t fail_first = 0;
   std::set<std::string> fail_keys;
+  std::optional<std::uint64_t> fail_limit;  // nothing: no limit
   std::string client_name = "intentlog-tail";
 };
 
@@ -163,6 +166,10 @@ bool parse(int argc, char** argv, Options* o, std::string* error, bool* help) {
       o->fail_first = static_cast<std::uint32_t>(v);
     } else if (arg == "--fail-key") {
       o->fail_keys.insert(value);
+    } else if (arg == "--fail-limit") {
+      const long long v = number(1ll << 62);
+      if (v < 0) return false;
+      o->fail_limit = static_cast<std::uint64_t>(v);
     } else if (arg == "--client-name") {
       o->client_name = value;
     } else {
@@ -399,7 +406,9 @@ class Tail {
     for (const auto& e : b.events()) {
       if (o_.limit && printed_ >= o_.limit) break;
       const bool poison = !o_.fail_keys.empty() && o_.fail_keys.count(e.key());
-      if (e.attempt() <= o_.fail_first || poison) {
+      const bool within_limit = !o_.fail_limit || nacked_ < *o_.fail_limit;
+      if ((e.attempt() <= o_.fail_first || poison) && within_limit) {
+        ++nacked_;
         v1::ClientFrame nack;
         auto* id = nack.mutable_nack()->mutable_event();
         id->set_domain(e.domain());
@@ -449,6 +458,7 @@ class Tail {
   std::map<SchemaKey, bool> asked_;
   std::deque<v1::ServerFrame> queued_;
   std::uint64_t printed_ = 0;
+  std::uint64_t nacked_ = 0;
   std::uint32_t outstanding_ = 0;
   std::chrono::steady_clock::time_point last_event_;
   int status_ = 0;
