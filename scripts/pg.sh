@@ -70,6 +70,9 @@ listen_addresses = ''
 unix_socket_directories = '$dir'
 shared_preload_libraries = 'intentlog'
 max_connections = 200
+# One intentlog maintenance worker per database that has the extension, plus
+# its launcher: the tests create many databases.
+max_worker_processes = 32
 shared_buffers = 256MB
 max_wal_size = 2GB
 wal_level = replica

@@ -175,36 +175,75 @@ RETURNS boolean LANGUAGE c STABLE STRICT
 AS 'MODULE_PATHNAME', 'intentlog_promotable';
 REVOKE ALL ON FUNCTION intentlog._promotable(regclass, text) FROM PUBLIC;
 
+-- Whether a partition's promotion is due and would move something. Due a
+-- little early, so that the promote_after bound holds between rounds.
+CREATE FUNCTION intentlog._promotion_due(durability text, promoted_at timestamptz, promote_after interval,
+                                         hot regclass, cursor text)
+RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  SELECT CASE WHEN durability = 'staged' AND promoted_at + promote_after <= now() + interval '300 milliseconds'
+              THEN intentlog._promotable(hot, cursor) ELSE false END
+$$;
+REVOKE ALL ON FUNCTION intentlog._promotion_due(text, timestamptz, interval, regclass, text) FROM PUBLIC;
+
+-- One partition's share of a maintenance round. The background worker runs
+-- each partition in a transaction of its own, so that one partition's error
+-- or lock wait neither undoes nor holds up the others' promotions.
+CREATE FUNCTION intentlog._maintain_partition(d int, p int, housekeeping boolean DEFAULT true,
+                                               OUT promoted bigint, OUT rotated boolean, OUT dropped int,
+                                               OUT lock_wait text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  part record;
+BEGIN
+  promoted := 0; rotated := false; dropped := 0;
+  SELECT intentlog._promotion_due(dom.durability, x.promoted_at, dom.promote_after, x.hot_rel, x.promote_cursor)
+         AS due INTO part
+    FROM intentlog.partitions x JOIN intentlog.domains dom USING (domain_id)
+   WHERE x.domain_id = d AND x.partition = p;
+  IF NOT FOUND THEN
+    RETURN;  -- its domain was dropped since the round listed it
+  END IF;
+  IF part.due THEN
+    promoted := intentlog._promote(d, p);
+  END IF;
+  -- Rotation and retention take stronger locks (the segment they drop, the
+  -- parent a new segment joins), which a DBA's LOCK TABLE or DDL may hold:
+  -- under the worker's lock_timeout they give up until the next round, and
+  -- the promotion above still commits.
+  IF housekeeping THEN
+    BEGIN
+      rotated := intentlog._rotate(d, p);
+      dropped := intentlog._retain(d, p);
+    EXCEPTION WHEN lock_not_available THEN
+      GET STACKED DIAGNOSTICS lock_wait = MESSAGE_TEXT;
+    END;
+  END IF;
+END $$;
+COMMENT ON FUNCTION intentlog._maintain_partition(int, int, boolean) IS
+  'Internal: one partition''s maintenance: promotion when due, then (housekeeping) rotation and retention. The background worker calls it in a transaction per partition, with housekeeping about once a second. lock_wait: why rotation and retention were put off to the next round (a lock wait that ran into lock_timeout), else null.';
+
 CREATE FUNCTION intentlog.maintain()
 RETURNS TABLE (promoted bigint, rotated int, dropped int) LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   part record;
+  r record;
 BEGIN
   promoted := 0; rotated := 0; dropped := 0;
   PERFORM intentlog._recover_after_crash();
-  FOR part IN
-    SELECT p.domain_id, p.partition, p.hot_rel, p.promote_cursor, d.durability,
-           p.promoted_at + d.promote_after AS promote_due
-      FROM intentlog.partitions p JOIN intentlog.domains d USING (domain_id)
-     ORDER BY p.domain_id, p.partition
-  LOOP
-    -- Promote a little early so that the promote_after bound holds between rounds.
-    IF part.durability = 'staged' AND part.promote_due <= now() + interval '300 milliseconds'
-       AND intentlog._promotable(part.hot_rel, part.promote_cursor) THEN
-      promoted := promoted + intentlog._promote(part.domain_id, part.partition);
-    END IF;
-    IF intentlog._rotate(part.domain_id, part.partition) THEN
-      rotated := rotated + 1;
-    END IF;
-    dropped := dropped + intentlog._retain(part.domain_id, part.partition);
+  FOR part IN SELECT p.domain_id, p.partition FROM intentlog.partitions p ORDER BY p.domain_id, p.partition LOOP
+    r := intentlog._maintain_partition(part.domain_id, part.partition);
+    promoted := promoted + r.promoted;
+    rotated := rotated + r.rotated::int;
+    dropped := dropped + r.dropped;
   END LOOP;
   RETURN NEXT;
 END $$;
 COMMENT ON FUNCTION intentlog.maintain() IS
-  'One maintenance round: records crash gaps, promotes staged hot tables (at least every promote_after), rotates full or old segments and drops consumed, expired ones. Run by the extension''s background worker; safe to call by hand.';
+  'One maintenance round in the caller''s transaction: records crash gaps, promotes staged hot tables (at least every promote_after), rotates full or old segments and drops consumed, expired ones. The extension''s background worker does the same a partition per transaction; safe to call by hand.';
 
 REVOKE ALL ON FUNCTION intentlog.maintain() FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._maintain_partition(int, int, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog._recover_after_crash() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION intentlog.maintain() TO intentlog_admin;
 -- Writers and consumers may be the first backend after a crash.

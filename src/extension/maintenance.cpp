@@ -7,22 +7,14 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_database.h"
-#include "commands/dbcommands.h"
-#include "commands/defrem.h"
-#include "nodes/parsenodes.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "tcop/utility.h"
-#include "utils/acl.h"
-#include "utils/backend_status.h"
 #include "utils/guc.h"
 #include "utils/wait_event.h"
 }
-
-#include <signal.h>
 
 namespace intentlog::pg {
 namespace {
@@ -38,9 +30,6 @@ constexpr long kRelaunchAfterMs = 10000;
 // asked it to leave holds the database's lock by then, so a new worker cannot
 // slip in before the drop counts the sessions still connected.
 constexpr long kDeathGraceMs = 1000;
-constexpr const char* kWorkerType = "intentlog maintenance";
-
-ProcessUtility_hook_type prev_utility_hook = nullptr;
 
 // What the launcher knows of one database.
 struct DatabaseSlot {
@@ -59,7 +48,7 @@ void launch_worker_for(Oid dboid, BackgroundWorkerHandle** handle) {
   strlcpy(w.bgw_library_name, "intentlog", BGW_MAXLEN);
   strlcpy(w.bgw_function_name, "intentlog_maintenance_main", BGW_MAXLEN);
   snprintf(w.bgw_name, BGW_MAXLEN, "intentlog maintenance (db %u)", dboid);
-  strlcpy(w.bgw_type, kWorkerType, BGW_MAXLEN);
+  strlcpy(w.bgw_type, kMaintenanceWorkerType, BGW_MAXLEN);
   w.bgw_main_arg = ObjectIdGetDatum(dboid);
   w.bgw_notify_pid = MyProcPid;
   if (!RegisterDynamicBackgroundWorker(&w, handle)) *handle = nullptr;
@@ -70,21 +59,36 @@ bool worker_alive(BackgroundWorkerHandle* h) {
   return h != nullptr && GetBackgroundWorkerPid(h, &pid) != BGWH_STOPPED;
 }
 
-// Runs `sql` in its own transaction; an error is logged and swallowed so one
-// bad round never stops maintenance.
-bool run_round(const char* sql, bool* extension_present) {
-  bool ok = true;
+using TransactionBody = void (*)(void* arg);
+
+// Logs, at most once a minute, that maintenance gave up waiting for a lock
+// (lock_timeout): the next round tries again, and a session holding a lock
+// for an hour would otherwise be logged every round.
+void note_lock_wait(const char* message, const char* activity) {
+  static TimestampTz logged_at = 0;
+  TimestampTz now = GetCurrentTimestamp();
+  if (!TimestampDifferenceExceeds(logged_at, now, 60000)) return;
+  logged_at = now;
+  ereport(LOG, (errmsg("intentlog maintenance: %s", message),
+                errdetail("%s: retried every round; this is logged at most once a minute.", activity),
+                errhint("Another session holds a lock on the partition's tables (LOCK TABLE, CREATE INDEX, VACUUM "
+                        "FULL, a transaction that called intentlog.maintain()).")));
+}
+
+// Runs `body` (with SPI connected) in a transaction of its own; an error is
+// logged and swallowed so that one bad partition or round never stops
+// maintenance, nor undoes the other partitions' work.
+bool in_transaction(const char* activity, TransactionBody body, void* arg) {
+  volatile bool ok = true;
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
   PushActiveSnapshot(GetTransactionSnapshot());
-  pgstat_report_activity(STATE_RUNNING, sql);
+  pgstat_report_activity(STATE_RUNNING, activity);
   MemoryContext cxt = CurrentMemoryContext;
   PG_TRY();
   {
     SPI_connect();
-    int rc = SPI_execute("SELECT 1 FROM pg_extension WHERE extname = 'intentlog'", true, 1);
-    *extension_present = rc == SPI_OK_SELECT && SPI_processed == 1;
-    if (*extension_present) SPI_execute(sql, false, 0);
+    body(arg);
     SPI_finish();
     PopActiveSnapshot();
     CommitTransactionCommand();
@@ -92,14 +96,102 @@ bool run_round(const char* sql, bool* extension_present) {
   PG_CATCH();
   {
     MemoryContextSwitchTo(cxt);
-    EmitErrorReport();
+    ErrorData* error = CopyErrorData();
+    const bool lock_wait = error->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE;
+    if (!lock_wait) EmitErrorReport();
     FlushErrorState();
+    if (lock_wait) note_lock_wait(error->message, activity);
+    FreeErrorData(error);
     AbortCurrentTransaction();
     ok = false;
   }
   PG_END_TRY();
   pgstat_report_activity(STATE_IDLE, nullptr);
   return ok;
+}
+
+// Rotation and retention (segment_rows, segment_age, retention) need no
+// more than this often; promotion is looked at every round.
+constexpr long kHousekeepingEveryMs = 1000;
+
+// What a round works through, filled by list_partitions.
+struct RoundPlan {
+  bool extension_present;
+  bool housekeeping;  // this round also rotates and applies retention
+  int npartitions;
+  int32* partitions;  // (domain_id, partition, promotion due) triples, in TopMemoryContext
+};
+
+// Lists the partitions that need a transaction this round: those whose
+// promotion is due, or all of them on a housekeeping round. An idle round
+// costs this one query.
+void list_partitions(void* arg) {
+  auto* plan = static_cast<RoundPlan*>(arg);
+  int rc = SPI_execute("SELECT 1 FROM pg_extension WHERE extname = 'intentlog'", true, 1);
+  plan->extension_present = rc == SPI_OK_SELECT && SPI_processed == 1;
+  plan->npartitions = 0;
+  if (!plan->extension_present) return;
+  SPI_execute("SELECT intentlog._recover_after_crash()", false, 0);
+  rc = SPI_execute(
+      "SELECT p.domain_id, p.partition,"
+      " intentlog._promotion_due(d.durability, p.promoted_at, d.promote_after, p.hot_rel, p.promote_cursor)"
+      " FROM intentlog.partitions p JOIN intentlog.domains d USING (domain_id) ORDER BY 1, 2",
+      true, 0);
+  if (rc != SPI_OK_SELECT) return;
+  if (plan->partitions != nullptr) pfree(plan->partitions);
+  plan->partitions = static_cast<int32*>(MemoryContextAlloc(TopMemoryContext, sizeof(int32) * 3 * (SPI_processed + 1)));
+  int n = 0;
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    HeapTuple row = SPI_tuptable->vals[i];
+    bool isnull;
+    const bool due = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull)) && !isnull;
+    if (!due && !plan->housekeeping) continue;
+    plan->partitions[3 * n] = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+    plan->partitions[3 * n + 1] = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+    plan->partitions[3 * n + 2] = plan->housekeeping;
+    ++n;
+  }
+  plan->npartitions = n;
+}
+
+void maintain_partition(void* arg) {
+  static SPIPlanPtr plan = nullptr;
+  if (plan == nullptr) {
+    Oid types[3] = {INT4OID, INT4OID, BOOLOID};
+    SPIPlanPtr p = SPI_prepare("SELECT lock_wait FROM intentlog._maintain_partition($1, $2, $3)", 3, types);
+    if (p == nullptr) elog(ERROR, "intentlog maintenance: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(p);
+    plan = p;
+  }
+  auto* part = static_cast<int32*>(arg);
+  Datum values[3] = {Int32GetDatum(part[0]), Int32GetDatum(part[1]), BoolGetDatum(part[2] != 0)};
+  if (SPI_execute_plan(plan, values, nullptr, false, 1) == SPI_OK_SELECT && SPI_processed == 1) {
+    char* lock_wait = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    if (lock_wait != nullptr) {
+      char activity[96];
+      snprintf(activity, sizeof(activity), "rotation and retention of domain %d partition %d put off", part[0],
+               part[1]);
+      note_lock_wait(lock_wait, activity);
+    }
+  }
+}
+
+// One round: crash gaps and the partitions with work, then each of them in a
+// transaction of its own. Returns whether the database has intentlog.
+bool run_round(RoundPlan* plan) {
+  static TimestampTz housekept_at = 0;
+  TimestampTz now = GetCurrentTimestamp();
+  plan->housekeeping = TimestampDifferenceExceeds(housekept_at, now, kHousekeepingEveryMs);
+  if (plan->housekeeping) housekept_at = now;
+  if (!in_transaction("intentlog maintenance: list partitions", list_partitions, plan)) return true;
+  for (int i = 0; i < plan->npartitions && !ShutdownRequestPending; ++i) {
+    char activity[96];
+    snprintf(activity, sizeof(activity), "intentlog maintenance: domain %d partition %d", plan->partitions[3 * i],
+             plan->partitions[3 * i + 1]);
+    (void)in_transaction(activity, maintain_partition, &plan->partitions[3 * i]);
+    CHECK_FOR_INTERRUPTS();
+  }
+  return plan->extension_present;
 }
 
 // The databases a worker may serve, read from the shared catalog directly: the
@@ -149,64 +241,6 @@ int launch_missing(DatabaseSlot* slots, int nslots) {
   return nfound;
 }
 
-// The database a utility statement needs free of other sessions (DROP
-// DATABASE, CREATE DATABASE ... TEMPLATE, ALTER DATABASE ... RENAME or SET
-// TABLESPACE), or nullptr.
-const char* database_needed_alone(Node* stmt) {
-  if (IsA(stmt, DropdbStmt)) return castNode(DropdbStmt, stmt)->dbname;
-  if (IsA(stmt, RenameStmt) && castNode(RenameStmt, stmt)->renameType == OBJECT_DATABASE)
-    return castNode(RenameStmt, stmt)->subname;
-  List* options = nullptr;
-  const char* target = nullptr;
-  const char* option = nullptr;
-  if (IsA(stmt, CreatedbStmt)) {
-    options = castNode(CreatedbStmt, stmt)->options;
-    option = "template";
-  } else if (IsA(stmt, AlterDatabaseStmt)) {
-    options = castNode(AlterDatabaseStmt, stmt)->options;
-    target = castNode(AlterDatabaseStmt, stmt)->dbname;
-    option = "tablespace";
-  } else {
-    return nullptr;
-  }
-  ListCell* lc;
-  foreach (lc, options) {
-    auto* def = lfirst_node(DefElem, lc);
-    if (strcmp(def->defname, option) == 0 && def->arg != nullptr)
-      return target != nullptr ? target : defGetString(def);
-  }
-  return nullptr;
-}
-
-// Asks the maintenance worker of `db` to leave (SIGTERM: it ends its round
-// and exits). The statement then waits for it as for any other session, up
-// to 5 s, which a round takes far less than.
-void ask_worker_to_leave(Oid db) {
-  pgstat_clear_backend_activity_snapshot();
-  int n = pgstat_fetch_stat_numbackends();
-  for (int i = 1; i <= n; ++i) {
-    PgBackendStatus* be = &pgstat_fetch_stat_local_beentry(i)->backendStatus;
-    if (be->st_databaseid != db || be->st_backendType != B_BG_WORKER) continue;
-    const char* type = GetBackgroundWorkerTypeByPid(be->st_procpid);
-    if (type != nullptr && strcmp(type, kWorkerType) == 0) (void)kill(be->st_procpid, SIGTERM);
-  }
-}
-
-void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
-                  ParamListInfo params, QueryEnvironment* query_env, DestReceiver* dest, QueryCompletion* qc) {
-  const char* name = database_needed_alone(pstmt->utilityStmt);
-  if (name != nullptr) {
-    Oid db = get_database_oid(name, true);
-    // Only for whoever may run the statement: nobody else gets to restart
-    // another owner's maintenance.
-    if (OidIsValid(db) && pg_database_ownercheck(db, GetUserId())) ask_worker_to_leave(db);
-  }
-  if (prev_utility_hook != nullptr)
-    prev_utility_hook(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
-  else
-    standard_ProcessUtility(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
-}
-
 }  // namespace
 
 void define_maintenance_gucs() {
@@ -216,12 +250,6 @@ void define_maintenance_gucs() {
   DefineCustomBoolVariable("intentlog.maintenance", "Runs intentlog's maintenance background workers.", nullptr,
                            &maintenance_enabled, true, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("intentlog");
-}
-
-void install_database_utility_hook() {
-  if (ProcessUtility_hook == utility_hook) return;
-  prev_utility_hook = ProcessUtility_hook;
-  ProcessUtility_hook = utility_hook;
 }
 
 void register_maintenance_launcher() {
@@ -277,15 +305,18 @@ void intentlog_maintenance_main(Datum arg) {
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
+  // Maintenance never queues behind another session's lock for long (a
+  // pg_dump, a LOCK TABLE): that partition's work waits for the next round,
+  // the other partitions' does not.
+  SetConfigOption("lock_timeout", "200", PGC_SUSET, PGC_S_OVERRIDE);
+  RoundPlan plan = {false, false, 0, nullptr};
   while (!ShutdownRequestPending) {
     if (ConfigReloadPending) {
       ConfigReloadPending = false;
       ProcessConfigFile(PGC_SIGHUP);
     }
     if (!maintenance_enabled) break;
-    bool present = false;
-    run_round("SELECT intentlog.maintain()", &present);
-    if (!present) break;  // no intentlog here (yet): the launcher looks again later
+    if (!run_round(&plan)) break;  // no intentlog here (yet): the launcher looks again later
     (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, naptime_ms, PG_WAIT_EXTENSION);
     ResetLatch(MyLatch);
     CHECK_FOR_INTERRUPTS();

@@ -1,10 +1,14 @@
 // Maintenance background workers: a launcher that starts one worker per
-// database, and the per-database worker that calls intentlog.maintain()
-// (promote staged hot tables, rotate segments, apply retention, record crash
-// gaps) every intentlog.maintenance_naptime while the server runs.
+// database, and the per-database worker that does what intentlog.maintain()
+// does (record crash gaps, promote staged hot tables, rotate segments, apply
+// retention), a partition per transaction, every intentlog.maintenance_naptime
+// while the server runs.
 #pragma once
 
 namespace intentlog::pg {
+
+// bgw_type of the per-database maintenance workers.
+constexpr const char* kMaintenanceWorkerType = "intentlog maintenance";
 
 void define_maintenance_gucs();
 void register_maintenance_launcher();

@@ -1,0 +1,90 @@
+// DROP DATABASE and the other statements that need a database without other
+// sessions ask its maintenance worker to leave first (see maintenance.h).
+#include <signal.h>
+
+#include "extension/maintenance.h"
+#include "extension/pg.h"
+
+extern "C" {
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "nodes/parsenodes.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/backend_status.h"
+}
+
+namespace intentlog::pg {
+namespace {
+
+ProcessUtility_hook_type prev_utility_hook = nullptr;
+
+// The database a utility statement needs free of other sessions (DROP
+// DATABASE, CREATE DATABASE ... TEMPLATE, ALTER DATABASE ... RENAME or SET
+// TABLESPACE), or nullptr.
+const char* database_needed_alone(Node* stmt) {
+  if (IsA(stmt, DropdbStmt)) return castNode(DropdbStmt, stmt)->dbname;
+  if (IsA(stmt, RenameStmt) && castNode(RenameStmt, stmt)->renameType == OBJECT_DATABASE)
+    return castNode(RenameStmt, stmt)->subname;
+  List* options = nullptr;
+  const char* target = nullptr;
+  const char* option = nullptr;
+  if (IsA(stmt, CreatedbStmt)) {
+    options = castNode(CreatedbStmt, stmt)->options;
+    option = "template";
+  } else if (IsA(stmt, AlterDatabaseStmt)) {
+    options = castNode(AlterDatabaseStmt, stmt)->options;
+    target = castNode(AlterDatabaseStmt, stmt)->dbname;
+    option = "tablespace";
+  } else {
+    return nullptr;
+  }
+  ListCell* lc;
+  foreach (lc, options) {
+    auto* def = lfirst_node(DefElem, lc);
+    if (strcmp(def->defname, option) == 0 && def->arg != nullptr)
+      return target != nullptr ? target : defGetString(def);
+  }
+  return nullptr;
+}
+
+// Asks the maintenance worker of `db` to leave (SIGTERM: it ends its round
+// and exits). The statement then waits for it as for any other session, up
+// to 5 s, which a round takes far less than.
+void ask_worker_to_leave(Oid db) {
+  pgstat_clear_backend_activity_snapshot();
+  int n = pgstat_fetch_stat_numbackends();
+  for (int i = 1; i <= n; ++i) {
+    PgBackendStatus* be = &pgstat_fetch_stat_local_beentry(i)->backendStatus;
+    if (be->st_databaseid != db || be->st_backendType != B_BG_WORKER) continue;
+    const char* type = GetBackgroundWorkerTypeByPid(be->st_procpid);
+    if (type != nullptr && strcmp(type, kMaintenanceWorkerType) == 0) (void)kill(be->st_procpid, SIGTERM);
+  }
+}
+
+void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
+                  ParamListInfo params, QueryEnvironment* query_env, DestReceiver* dest, QueryCompletion* qc) {
+  const char* name = database_needed_alone(pstmt->utilityStmt);
+  if (name != nullptr) {
+    Oid db = get_database_oid(name, true);
+    // Only for whoever may run the statement: nobody else gets to restart
+    // another owner's maintenance.
+    if (OidIsValid(db) && pg_database_ownercheck(db, GetUserId())) ask_worker_to_leave(db);
+  }
+  if (prev_utility_hook != nullptr)
+    prev_utility_hook(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
+  else
+    standard_ProcessUtility(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
+}
+
+}  // namespace
+
+void install_database_utility_hook() {
+  if (ProcessUtility_hook == utility_hook) return;
+  prev_utility_hook = ProcessUtility_hook;
+  ProcessUtility_hook = utility_hook;
+}
+
+}  // namespace intentlog::pg
