@@ -25,6 +25,10 @@ ProcessUtility_hook_type prev_utility_hook = nullptr;
 // DATABASE, CREATE DATABASE ... TEMPLATE, ALTER DATABASE ... RENAME or SET
 // TABLESPACE), or nullptr.
 const char* database_needed_alone(Node* stmt) {
+  if (stmt == nullptr) return nullptr;
+  // These two refuse to run in a transaction block: asking the worker to
+  // leave for nothing would only pause the database's promotions.
+  if ((IsA(stmt, DropdbStmt) || IsA(stmt, CreatedbStmt)) && IsTransactionBlock()) return nullptr;
   if (IsA(stmt, DropdbStmt)) return castNode(DropdbStmt, stmt)->dbname;
   if (IsA(stmt, RenameStmt) && castNode(RenameStmt, stmt)->renameType == OBJECT_DATABASE)
     return castNode(RenameStmt, stmt)->subname;

@@ -219,16 +219,21 @@ int launch_missing(DatabaseSlot* slots, int nslots) {
   Oid found[kMaxDatabases];
   int nfound = list_databases(found, kMaxDatabases);
   DatabaseSlot next[kMaxDatabases];
+  bool kept[kMaxDatabases] = {};
   TimestampTz now = GetCurrentTimestamp();
   for (int i = 0; i < nfound; ++i) {
     DatabaseSlot s = {found[i], nullptr, 0, 0};
     for (int j = 0; j < nslots; ++j)
-      if (slots[j].db == found[i]) s = slots[j];
+      if (slots[j].db == found[i]) {
+        s = slots[j];
+        kept[j] = true;
+      }
     if (worker_alive(s.handle)) {
       s.gone_since = 0;
     } else if (s.handle == nullptr ||
                (s.gone_since != 0 && TimestampDifferenceExceeds(s.gone_since, now, kDeathGraceMs) &&
                 TimestampDifferenceExceeds(s.launched_at, now, kRelaunchAfterMs))) {
+      if (s.handle != nullptr) pfree(s.handle);
       launch_worker_for(s.db, &s.handle);
       s.launched_at = now;
       s.gone_since = 0;
@@ -237,6 +242,8 @@ int launch_missing(DatabaseSlot* slots, int nslots) {
     }
     next[i] = s;
   }
+  for (int j = 0; j < nslots; ++j)
+    if (!kept[j] && slots[j].handle != nullptr) pfree(slots[j].handle);  // a dropped database's
   memcpy(slots, next, sizeof(DatabaseSlot) * nfound);
   return nfound;
 }
