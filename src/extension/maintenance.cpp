@@ -313,8 +313,8 @@ void intentlog_maintenance_main(Datum arg) {
   BackgroundWorkerUnblockSignals();
   BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
   // Maintenance never queues behind another session's lock for long (a
-  // pg_dump, a LOCK TABLE): that partition's work waits for the next round,
-  // the other partitions' does not.
+  // LOCK TABLE, CREATE INDEX, VACUUM FULL): that partition's work waits for
+  // the next round, the other partitions' does not.
   SetConfigOption("lock_timeout", "200", PGC_SUSET, PGC_S_OVERRIDE);
   RoundPlan plan = {false, false, 0, nullptr};
   while (!ShutdownRequestPending) {
