@@ -114,12 +114,19 @@ bool in_transaction(const char* activity, TransactionBody body, void* arg) {
 // more than this often; promotion is looked at every round.
 constexpr long kHousekeepingEveryMs = 1000;
 
+// One partition of a round, as maintain_partition gets it.
+struct PartitionWork {
+  int32 domain_id;
+  int32 partition;
+  bool housekeeping;  // rotation and retention too
+};
+
 // What a round works through, filled by list_partitions.
 struct RoundPlan {
   bool extension_present;
   bool housekeeping;  // this round also rotates and applies retention
   int npartitions;
-  int32* partitions;  // (domain_id, partition, promotion due) triples, in TopMemoryContext
+  PartitionWork* partitions;  // in TopMemoryContext
 };
 
 // Lists the partitions that need a transaction this round: those whose
@@ -139,16 +146,17 @@ void list_partitions(void* arg) {
       true, 0);
   if (rc != SPI_OK_SELECT) return;
   if (plan->partitions != nullptr) pfree(plan->partitions);
-  plan->partitions = static_cast<int32*>(MemoryContextAlloc(TopMemoryContext, sizeof(int32) * 3 * (SPI_processed + 1)));
+  plan->partitions =
+      static_cast<PartitionWork*>(MemoryContextAlloc(TopMemoryContext, sizeof(PartitionWork) * (SPI_processed + 1)));
   int n = 0;
   for (uint64 i = 0; i < SPI_processed; ++i) {
     HeapTuple row = SPI_tuptable->vals[i];
     bool isnull;
     const bool due = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull)) && !isnull;
     if (!due && !plan->housekeeping) continue;
-    plan->partitions[3 * n] = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
-    plan->partitions[3 * n + 1] = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
-    plan->partitions[3 * n + 2] = plan->housekeeping;
+    plan->partitions[n].domain_id = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+    plan->partitions[n].partition = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+    plan->partitions[n].housekeeping = plan->housekeeping;
     ++n;
   }
   plan->npartitions = n;
@@ -163,14 +171,14 @@ void maintain_partition(void* arg) {
     SPI_keepplan(p);
     plan = p;
   }
-  auto* part = static_cast<int32*>(arg);
-  Datum values[3] = {Int32GetDatum(part[0]), Int32GetDatum(part[1]), BoolGetDatum(part[2] != 0)};
+  const auto* work = static_cast<const PartitionWork*>(arg);
+  Datum values[3] = {Int32GetDatum(work->domain_id), Int32GetDatum(work->partition), BoolGetDatum(work->housekeeping)};
   if (SPI_execute_plan(plan, values, nullptr, false, 1) == SPI_OK_SELECT && SPI_processed == 1) {
     char* lock_wait = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
     if (lock_wait != nullptr) {
       char activity[96];
-      snprintf(activity, sizeof(activity), "rotation and retention of domain %d partition %d put off", part[0],
-               part[1]);
+      snprintf(activity, sizeof(activity), "rotation and retention of domain %d partition %d put off", work->domain_id,
+               work->partition);
       note_lock_wait(lock_wait, activity);
     }
   }
@@ -186,9 +194,9 @@ bool run_round(RoundPlan* plan) {
   if (!in_transaction("intentlog maintenance: list partitions", list_partitions, plan)) return true;
   for (int i = 0; i < plan->npartitions && !ShutdownRequestPending; ++i) {
     char activity[96];
-    snprintf(activity, sizeof(activity), "intentlog maintenance: domain %d partition %d", plan->partitions[3 * i],
-             plan->partitions[3 * i + 1]);
-    (void)in_transaction(activity, maintain_partition, &plan->partitions[3 * i]);
+    snprintf(activity, sizeof(activity), "intentlog maintenance: domain %d partition %d", plan->partitions[i].domain_id,
+             plan->partitions[i].partition);
+    (void)in_transaction(activity, maintain_partition, &plan->partitions[i]);
     CHECK_FOR_INTERRUPTS();
   }
   return plan->extension_present;
