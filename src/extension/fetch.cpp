@@ -9,11 +9,11 @@
 #include "extension/domain_cache.h"
 #include "extension/error_boundary.h"
 #include "extension/segment_writer.h"
+#include "extension/sql_errors.h"
 
 extern "C" {
 #include "utils/acl.h"
 }
-#include "extension/sql_errors.h"
 
 namespace intentlog::pg {
 namespace {
