@@ -12,6 +12,7 @@
 #include "extension/sql_errors.h"
 
 extern "C" {
+#include "access/xlog.h"
 #include "utils/acl.h"
 }
 
@@ -275,11 +276,26 @@ SPIPlanPtr scan_plan(Oid rel, const char* columns, bool pending) {
 
 // Rows of one snapshot-cursor scan, in SPI memory (valid until SPI_finish),
 // and the cursor after them (in the caller's context; null when no rows).
+// wal_end is the WAL insert position read just after the snapshot was taken:
+// every commit the snapshot sees lies below it (a commit record is inserted
+// before the transaction leaves the proc array).
 struct ScanRows {
   int count;
   SPITupleTable* rows;
   char* next_cursor;
+  XLogRecPtr wal_end;
 };
+
+// An asynchronous commit (synchronous_commit = off) is visible before its
+// WAL is flushed, and a server crash then erases it. Rows must not reach a
+// consumer until every commit they depend on is on disk: flush up to the
+// scan's wal_end. Free when the WAL is flushed that far already (every
+// synchronous commit flushed its own record); otherwise one group flush,
+// which also makes durable the seqs of the rows (their sequence's WAL record
+// came before the rows), so no delivered seq is handed out again.
+void make_durable(const ScanRows& s) {
+  if (s.count > 0) XLogFlush(s.wal_end);
+}
 
 // Runs one scan of `rel` (a partition parent or a single relation) in one
 // snapshot. `columns` is the select list; seq_col and xid_col are 1-based
@@ -289,6 +305,7 @@ ScanRows scan_rows(Oid rel, const PlainCursor& before, int max_rows, const char*
   SPIPlanPtr plan = scan_plan(rel, columns, before.npending > 0);
   // One snapshot for the rows and for the in-progress xids that become pending.
   Snapshot snap = RegisterSnapshot(GetTransactionSnapshot());
+  XLogRecPtr wal_end = GetXLogInsertRecPtr();
   PlainSnapshot plain = plain_snapshot(snap);
   Datum values[4] = {Int64GetDatum(before.watermark), xid8_array(before.xids, before.npending),
                      int8_array(before.froms, before.npending), Int32GetDatum(max_rows)};
@@ -296,7 +313,7 @@ ScanRows scan_rows(Oid rel, const PlainCursor& before, int max_rows, const char*
   if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: fetch failed: %s", SPI_result_code_string(rc));
   UnregisterSnapshot(snap);
 
-  ScanRows out{static_cast<int>(SPI_processed), SPI_tuptable, nullptr};
+  ScanRows out{static_cast<int>(SPI_processed), SPI_tuptable, nullptr, wal_end};
   if (out.count == 0) return out;  // nothing new: the caller keeps its cursor
   int n = out.count;
   int64* seqs = static_cast<int64*>(palloc(sizeof(int64) * n));
@@ -364,7 +381,9 @@ PGDLLEXPORT Datum intentlog_fetch(PG_FUNCTION_ARGS) {
   PlainCursor before = parse_or_raise(cursor_text);
   Oid parent = partition_parent(domain_id, partition);
 
-  emit_rows(scan_rows(parent, before, max_rows, kFetchColumns, 1, 9, caller_cxt), rsinfo, caller_cxt);
+  ScanRows rows = scan_rows(parent, before, max_rows, kFetchColumns, 1, 9, caller_cxt);
+  make_durable(rows);
+  emit_rows(rows, rsinfo, caller_cxt);
   SPI_finish();
   return (Datum)0;
 }
