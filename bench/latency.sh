@@ -12,7 +12,7 @@
 # .md (the printed report) and .png (gnuplot; skipped if gnuplot is missing).
 #
 #   bench/latency.sh [--quick] [--secs S] [--max-secs S] [--percents "10 25 50 75 90 100"]
-#                    [--rates "R1 R2 ..."] [--max R] [--clients C] [--out DIR] [--no-build]
+#                    [--rates "R1 R2 ..."] [--max R] [--clients C] [--out DIR] [--no-build] [--async]
 #
 # --quick: --secs 5 --max-secs 4 --percents "25 50 100", output to bench/out/.
 # --max R: skip step 1 and take R as the highest sustained rate.
@@ -20,11 +20,13 @@
 # $INTENTLOG_RUNDIR, default /tmp/intentlog-bench-latency.$UID, this tree's
 # extension installed) and removes it on exit; needs intentlog-worker and
 # intentlog-tail in $BUILD_DIR (default build/, `make programs`). --no-build:
-# use what is already built and installed under $INTENTLOG_RUNDIR.
+# use what is already built and installed under $INTENTLOG_RUNDIR. --async: the
+# producers commit with synchronous_commit = off (the worker then waits for
+# the WAL flush of what it fetches: README, "Only what a crash cannot erase").
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 ARGS="$*"
-SECS=20 MAX_SECS=8 PERCENTS="10 25 50 75 90 100" RATES="" MAX="" CLIENTS=4 OUT="" BUILD=1 QUICK=0
+SECS=20 MAX_SECS=8 PERCENTS="10 25 50 75 90 100" RATES="" MAX="" CLIENTS=4 OUT="" BUILD=1 QUICK=0 COMMIT=synchronous
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1; SECS=5; MAX_SECS=4; PERCENTS="25 50 100"; shift ;;
@@ -36,7 +38,8 @@ while [ $# -gt 0 ]; do
     --clients) CLIENTS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    *) sed -n '2,24p' "$0"; exit 2 ;;
+    --async) COMMIT=asynchronous; shift ;;
+    *) sed -n '2,27p' "$0"; exit 2 ;;
   esac
 done
 [ "$SECS" -ge 3 ] && [ "$MAX_SECS" -ge 3 ] || { echo "--secs and --max-secs must be >= 3" >&2; exit 2; }
@@ -87,7 +90,8 @@ measure() {
   q -c "CHECKPOINT"  # every run starts from the same WAL state (full-page writes included)
   sleep 1            # the group's position is taken before the first append
   M_LOAD=$(cut -d' ' -f1 /proc/loadavg)
-  pgbench -n -M prepared -c "$CLIENTS" -j 2 -T "$SECS_RUN" "$@" -f "$SCRATCH/append.sql" >"$log" 2>&1 \
+  PGOPTIONS="-c synchronous_commit=$([ $COMMIT = asynchronous ] && echo off || echo on)" \
+    pgbench -n -M prepared -c "$CLIENTS" -j 2 -T "$SECS_RUN" "$@" -f "$SCRATCH/append.sql" >"$log" 2>&1 \
     || fail "pgbench: $(tail -3 "$log")"
   appended=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$log")
   # Until the consumer has printed every intent the run appended (or 60 s).
@@ -111,7 +115,7 @@ row() {  # row KIND PCT OFFERED
 {
   echo "bench/latency.sh $ARGS"
   echo "build $BUILD_ID, $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GB, load $(cut -d' ' -f1-3 /proc/loadavg) at start;" \
-    "durable domain, 16 partitions, pgbench -M prepared -c $CLIENTS -j 2, one intent_append per transaction," \
+    "durable domain, 16 partitions, pgbench -M prepared -c $CLIENTS -j 2, one intent_append per transaction ($COMMIT commit)," \
     "one intentlog-worker, one intentlog-tail (JSON) consumer; warm-up second discarded"
 } >"$MD.tmp"
 
