@@ -461,7 +461,9 @@ class Consumer:
                         sf.ParseFromString(body)
                 except Exception as e:  # DecodeError from either runtime, or that warning
                     self._disconnect()
-                    detail = "unexpected end-group tag" if isinstance(e, RuntimeWarning) else str(e)
+                    # (the warning surfaces as itself or, raised inside C++, as a SystemError's cause)
+                    cause = e.__cause__ if isinstance(e, SystemError) and e.__cause__ else e
+                    detail = str(cause)
                     raise errors.BadServerFrame("server frame of %d bytes does not parse: %s" % (len(body), detail)) \
                         from None
                 self._last_rx = time.monotonic()
