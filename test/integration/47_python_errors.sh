@@ -12,7 +12,7 @@ timeout 60 $PY "$LIB_DIR/py_errors.py" fake || fail "fake-server cases"
 make_db
 q -c "SELECT intentlog.create_domain('d', partitions => 2)" >/dev/null
 port=$($PY -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
-echo "s3cret" >"$SCRATCH/token"
+echo "s3cret-token-for-the-test" >"$SCRATCH/token"
 start_worker w1 --listen "tcp:127.0.0.1:$port" --token-file "$SCRATCH/token"
 TOKEN_FILE="$SCRATCH/token" timeout 30 $PY "$LIB_DIR/py_errors.py" worker "$(sock w1)" d "tcp:127.0.0.1:$port" \
   || fail "real worker cases"

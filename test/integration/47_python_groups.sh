@@ -4,14 +4,14 @@
 # (kill -9, no goodbye) the other is assigned all 8 and receives everything
 # appended afterwards; across both, every committed intent is delivered.
 source "$(dirname "$0")/lib/common.sh"
-pyc() { $PY "$LIB_DIR/py_consumer.py" "$@"; }
+PYC=("$PY" "$LIB_DIR/py_consumer.py")
 
 make_db
 q -c "SELECT intentlog.create_domain('orders', partitions => 8)" >/dev/null
 start_worker w1
-pyc --connect "$(sock w1)" --group billing --domain orders >"$SCRATCH/a.jsonl" 2>"$SCRATCH/a.err" &
+"${PYC[@]}" --connect "$(sock w1)" --group billing --domain orders >"$SCRATCH/a.jsonl" 2>"$SCRATCH/a.err" &
 A=$!; PIDS+=($A)
-pyc --connect "$(sock w1)" --group billing --domain orders >"$SCRATCH/b.jsonl" 2>"$SCRATCH/b.err" &
+"${PYC[@]}" --connect "$(sock w1)" --group billing --domain orders >"$SCRATCH/b.jsonl" 2>"$SCRATCH/b.err" &
 B=$!; PIDS+=($B)
 assigned() { tail -1 "$1" 2>/dev/null | grep -o '^assignment [0-9]*' | cut -d' ' -f2; }
 for _ in $(seq 100); do

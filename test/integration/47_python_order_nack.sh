@@ -6,14 +6,14 @@
 #  - nack: a consumer nacking each event's first two deliveries gets every
 #    event a third time (attempt 3), per key in order, nothing lost or twice.
 source "$(dirname "$0")/lib/common.sh"
-pyc() { $PY "$LIB_DIR/py_consumer.py" "$@"; }
+PYC=("$PY" "$LIB_DIR/py_consumer.py")
 
 make_db
 q -c "SELECT intentlog.create_domain('orders', partitions => 8)" \
   -c "SELECT intentlog.create_domain('tasks', partitions => 4)" \
   -c "UPDATE intentlog.domains SET base_backoff = '20 ms', max_backoff = '100 ms' WHERE name = 'tasks'" >/dev/null
 start_worker w1 --max-in-flight 64 --retry-poll-ms 20
-pyc --connect "$(sock w1)" --group billing --domain orders --credit 300 >"$SCRATCH/c1.jsonl" 2>"$SCRATCH/c1.err" &
+"${PYC[@]}" --connect "$(sock w1)" --group billing --domain orders --credit 300 >"$SCRATCH/c1.jsonl" 2>"$SCRATCH/c1.err" &
 PIDS+=($!)
 
 N=200

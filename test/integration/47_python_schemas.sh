@@ -48,7 +48,8 @@ with intentlog.Consumer(endpoint, "decoder", ["shop"]) as c:
         assert has_note == (v == 2), "%r: schema %d has note: %s" % (e, v, has_note)
         got[(e.partition, e.seq)] = d
         c.ack(e)
-    assert sorted(set(requests)) == [("shop", 1), ("shop", 2)] and len(requests) == 2, requests
+    assert sorted(requests) == [("shop", 1), ("shop", 2)], requests  # one per version
+    asked = len(requests)
     assert c.schema("shop", 1) is not c.schema("shop", 2)
     try:
         c.schema("shop", 9)
@@ -56,6 +57,6 @@ with intentlog.Consumer(endpoint, "decoder", ["shop"]) as c:
         print("no version 9:", ex)
     else:
         sys.exit("a schema version that does not exist was decoded")
-print("decoded %d events of versions %s with %d SchemaRequests" % (len(got), sorted({v for v, _ in want.values()}), len(requests)))
+print("decoded %d events of versions %s with %d SchemaRequests" % (len(got), sorted({v for v, _ in want.values()}), asked))
 EOF_PY
 echo "PASS: payloads of schema versions 1 and 2 decoded by the Python client equal intentlog.decode()"

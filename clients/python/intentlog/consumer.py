@@ -261,7 +261,10 @@ class Consumer:
         f.nack.error = error
         with self._lock:
             self._flush_locked()
-            self._send_locked(f)
+            try:
+                self._send_locked(f)
+            except OSError:
+                pass  # lost with the connection: the event is delivered again
 
     def flush(self) -> None:
         """Sends the pending acks now."""
@@ -269,17 +272,21 @@ class Consumer:
             self._flush_locked()
 
     def schema(self, domain: str, version: int, timeout: Optional[float] = None) -> Type[message.Message]:
-        """The message class of a domain's schema version, fetched once with a
-        SchemaRequest and cached (across reconnects). Raises SchemaError."""
+        """The message class of a domain's schema ``version`` (>= 1), fetched
+        once with a SchemaRequest and cached for the consumer's life (an
+        answer saying there is none is kept until the next reconnect).
+        Raises SchemaError when there is none or no answer came in time."""
+        if version < 1:
+            raise ValueError("schema version must be >= 1 (an event's schema_version)")
         key = (domain, version)
         if key not in self._schemas:
-            if not self._schemas.known(key):
-                self.connect()
-                self._ask_schema(key)
-                deadline = time.monotonic() + (self._connect_timeout if timeout is None else timeout)
-                while not self._schemas.known(key):
-                    if not self._pump(deadline):
-                        raise errors.SchemaError("no Schema frame for %s version %d in time" % key)
+            self.connect()
+            deadline = time.monotonic() + (self._connect_timeout if timeout is None else timeout)
+            while not self._schemas.known(key):
+                if key not in self._schema_asked:  # not yet, or not on this connection
+                    self._ask_schema(key)
+                if not self._pump(deadline):
+                    raise errors.SchemaError("no Schema frame for %s version %d in time" % key)
         return self._schemas.get(key)
 
     def close(self) -> None:
@@ -347,6 +354,7 @@ class Consumer:
         with self._lock:
             self._pending.clear()
         self._schema_asked.clear()
+        self._schemas.forget_errors()
 
         f = stream_pb2.ClientFrame()
         h = f.hello

@@ -72,6 +72,10 @@ class SchemaCache:
         except SchemaError as e:
             self._errors[key] = str(e)
 
+    def forget_errors(self) -> None:
+        """Drops the recorded failures, so that they are asked for again."""
+        self._errors.clear()
+
     def get(self, key: SchemaKey) -> Type[message.Message]:
         cls = self._classes.get(key)
         if cls is not None:
