@@ -42,7 +42,6 @@ def pump(src, dst, label, cls, t0, conn_no):
             with out_lock:
                 print("#%d %s %7.3f s  (closed)" % (conn_no, label, time.monotonic() - t0), flush=True)
             return
-        dst.sendall(data)
         dec.feed(data)
         while True:
             start = dec._pos
@@ -58,6 +57,7 @@ def pump(src, dst, label, cls, t0, conn_no):
                 for line in text_format.MessageToString(msg).splitlines():
                     print("  | " + line)
                 sys.stdout.flush()
+        dst.sendall(data)  # after printing, so that the log shows the frames in the order they crossed
 
 
 def main():
