@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Python consumer throughput (issue 15): events/s one Python consumer
 # (clients/python, bench/py_drain.py: read every event, ack each, acks batched
-# by the client) drains from a backlog, next to intentlog-tail (JSON lines to
-# /dev/null, acks per Batch) on the same backlog, same worker, same run.
-# Each round drains the whole backlog once with each client, as a new consumer
-# group (so each reads it from the start), in alternating order; reports each
-# run, the medians and the ratio python / tail, with the load average.
+# by the client; its process start included) drains from a backlog, next to
+# intentlog-tail (JSON lines to /dev/null, acks per Batch) on the same backlog,
+# same worker, same run. Each round drains the whole backlog once with each
+# client, as a new consumer group (so each reads it from the start), in
+# alternating order; reports each run's events/s and the client's own CPU
+# time per event (user + sys, /usr/bin/time: Debian package `time`), the
+# medians and the ratios python / tail, with the load average.
 #
 #   bench/python_consumer.sh [--rounds N] [--backlog N] [--credit N] [--no-build]
 #
@@ -46,26 +48,29 @@ q -c "VACUUM ANALYZE" >/dev/null
 start_worker w1
 echo "worker: $(git -C "$HERE" rev-parse --short HEAD), python: $($PY --version 2>&1), protobuf $($PY -c 'import google.protobuf as p; from google.protobuf.internal import api_implementation as a; print(p.__version__, a.Type())')"
 
-run_tail() {
-  local t0 t1
+# run LOGFILE COMMAND...: prints "events/s cpu_us_per_event" of one drain.
+run() {
+  local log=$1 t0 t1; shift
   t0=$(date +%s%N)
-  "$TAIL_BIN" --connect "$(sock w1)" --group "$1" --domain big --limit "$BACKLOG" --credit "$CREDIT" >/dev/null 2>&1
+  /usr/bin/time -o "$SCRATCH/time" -f "%U %S" "$@" >/dev/null 2>"$log"
   t1=$(date +%s%N)
-  echo $(( BACKLOG * 1000000000 / (t1 - t0) ))
+  echo "$(( BACKLOG * 1000000000 / (t1 - t0) )) $(awk -v n="$BACKLOG" '{printf "%.1f", ($1 + $2) * 1e6 / n}' "$SCRATCH/time")"
 }
-run_py() {
-  $PY "$HERE/bench/py_drain.py" "$(sock w1)" "$1" big "$BACKLOG" "$CREDIT" | awk '{print $3}'
-}
-TAILS=() PYS=()
+run_tail() { run "$SCRATCH/tail.err" "$TAIL_BIN" --connect "$(sock w1)" --group "$1" --domain big --limit "$BACKLOG" --credit "$CREDIT"; }
+run_py() { run "$SCRATCH/py.err" "$PY" "$HERE/bench/py_drain.py" "$(sock w1)" "$1" big "$BACKLOG" "$CREDIT"; }
+TAILS=() PYS=() TCPU=() PCPU=()
 for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then
     t=$(run_tail "tail$r"); p=$(run_py "py$r")
   else
     p=$(run_py "py$r"); t=$(run_tail "tail$r")
   fi
-  TAILS+=("$t") PYS+=("$p")
-  echo "round $r: intentlog-tail $t events/s, python $p events/s, ratio $(awk -v a="$p" -v b="$t" 'BEGIN{printf "%.2f", a/b}'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  TAILS+=("${t% *}") PYS+=("${p% *}") TCPU+=("${t#* }") PCPU+=("${p#* }")
+  echo "round $r: intentlog-tail ${t% *} events/s (${t#* } us CPU/event), python ${p% *} events/s (${p#* } us CPU/event)," \
+    "ratio $(awk -v a="${p% *}" -v b="${t% *}" 'BEGIN{printf "%.2f", a/b}'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : int((a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
-mt=$(median "${TAILS[@]}") mp=$(median "${PYS[@]}")
-echo "median of $ROUNDS rounds: intentlog-tail $mt events/s, python $mp events/s, python / tail $(awk -v a="$mp" -v b="$mt" 'BEGIN{printf "%.2f", a/b}')"
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+mt=$(median "${TAILS[@]}") mp=$(median "${PYS[@]}") ct=$(median "${TCPU[@]}") cp=$(median "${PCPU[@]}")
+echo "median of $ROUNDS rounds: intentlog-tail $mt events/s ($ct us CPU/event), python $mp events/s ($cp us CPU/event);" \
+  "python / tail: $(awk -v a="$mp" -v b="$mt" 'BEGIN{printf "%.2f", a/b}') in events/s, $(awk -v a="$cp" -v b="$ct" 'BEGIN{printf "%.1f", a/b}')x the CPU per event"
+echo "python client CPU alone would allow $(awk -v c="$cp" 'BEGIN{printf "%.0f", 1e6/c}') events per CPU-second"

@@ -140,6 +140,7 @@ class Consumer:
         self._positions = dict(positions or {})
         self._token = token or ""
         self._credit = credit
+        self._half_credit = max(1, credit // 2)
         self._client_name = client_name
         self._ack_batch = max(1, ack_batch)
         self._ack_delay = ack_delay
@@ -162,7 +163,7 @@ class Consumer:
         self._outstanding = 0  # credit granted on this connection, not yet used by an event
         self._last_rx = 0.0
         self._lock = threading.Lock()  # socket writes and the pending acks
-        self._pending: List[event_pb2.EventId] = []
+        self._pending: List[event_pb2.Event] = []  # acked, not yet sent
         self._pending_since = 0.0
         self._last_tx = 0.0
         self._heartbeat_s = 5.0
@@ -216,9 +217,10 @@ class Consumer:
         while True:
             if self._queue:
                 item = self._queue.popleft()
-                if isinstance(item, Event):
+                if type(item) is Event:
                     self._queued_events -= 1
-                    self._top_up()
+                    if self._credit - self._outstanding - self._queued_events >= self._half_credit:
+                        self._top_up()
                 return item
             if not self._pump(deadline):
                 return None
@@ -227,6 +229,19 @@ class Consumer:
         """Acknowledges processed events; they are sent batched (``ack_batch``,
         ``ack_delay``). Acks of events received on an earlier connection are
         dropped: the worker delivers those again."""
+        if type(events) is Event:  # the common case, kept short
+            if events._conn != self._conn:
+                self.stale_acks += 1
+                return
+            pb = events._pb
+            with self._lock:
+                if not self._pending:
+                    self._pending_since = time.monotonic()
+                self._pending.append(pb)
+                flush = len(self._pending) >= self._ack_batch
+            if flush:
+                self.flush()
+            return
         if isinstance(events, Event):
             events = (events,)
         flush = False
@@ -240,7 +255,7 @@ class Consumer:
                 pb = e._pb
                 if not self._pending:
                     self._pending_since = time.monotonic()
-                self._pending.append(event_pb2.EventId(domain=pb.domain, partition=pb.partition, seq=pb.seq))
+                self._pending.append(pb)
             flush = len(self._pending) >= self._ack_batch
         if flush:
             self.flush()
@@ -548,7 +563,7 @@ class Consumer:
         """Grants more credit once half of it was used by events the
         application took, so that at most ``credit`` events are ever buffered."""
         want = self._credit - self._outstanding - self._queued_events
-        if want < max(1, self._credit // 2) or self._sock is None:
+        if want < self._half_credit or self._sock is None:
             return
         f = stream_pb2.ClientFrame()
         f.credit.events = want
@@ -563,7 +578,9 @@ class Consumer:
         if not self._pending or self._sock is None:
             return
         f = stream_pb2.ClientFrame()
-        f.ack.events.extend(self._pending)
+        add = f.ack.events.add
+        for pb in self._pending:
+            add(domain=pb.domain, partition=pb.partition, seq=pb.seq)
         self._pending.clear()
         try:
             self._send_locked(f)
