@@ -7,13 +7,14 @@ integration tests: prints every item as a JSON line (Event.to_dict(), or
                  [--from committed|earliest|latest] [--limit N] [--idle-exit S]
                  [--fail-first N] [--credit N] [--no-decode]
 stderr gets "assignment N" whenever the assignment changes and, at exit,
-"reconnects=N stale_acks=N". Exit 0 at --limit or after --idle-exit seconds
-without an item; an intentlog exception exits 3 with "ERROR <class>: ..." on stderr.
+"reconnects=N stale_acks=N". Exit 0 at --limit, after --idle-exit seconds
+without an item, or on SIGTERM; an intentlog exception exits 3 with "ERROR <class>: ..." on stderr.
 """
 import argparse
 import base64
 import json
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "clients", "python"))
@@ -37,6 +38,8 @@ def main():
         print("assignment %d %s" % (len(parts), " ".join("%s/%d" % p for p in sorted(parts))),
               file=sys.stderr, flush=True)
 
+    # SIGTERM ends the consumer like --limit does: pending acks sent, stats printed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     printed = 0
     c = intentlog.Consumer(a.connect, a.group, a.domain, start=a.start, credit=a.credit,
                            on_assignment=assigned, client_name="py_consumer")
