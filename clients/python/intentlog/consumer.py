@@ -489,24 +489,26 @@ class Consumer:
                     detail = str(cause)
                     raise errors.BadServerFrame("server frame of %d bytes does not parse: %s" % (len(body), detail)) \
                         from None
-                self._last_rx = time.monotonic()
                 return sf
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 return None
-            if self._welcomed and now - self._last_rx > self._idle_timeout_s:
-                raise _Dropped("nothing received for %.1f s" % self._idle_timeout_s)
             wait = self._idle_timeout_s if self._welcomed else self._connect_timeout
             if deadline is not None:
                 wait = min(wait, deadline - now)
             try:
                 if not self._poller.poll(max(int(wait * 1000), 1)):
+                    # Checked only after a wait found nothing to read: what the
+                    # worker sent while the application was busy counts.
+                    if self._welcomed and time.monotonic() - self._last_rx > self._idle_timeout_s:
+                        raise _Dropped("nothing received for %.1f s" % self._idle_timeout_s)
                     continue
                 data = sock.recv(_RECV_BYTES)
             except OSError as e:
                 raise _Dropped(str(e), e) from None
             if not data:
                 raise _Dropped("connection closed by the worker")
+            self._last_rx = time.monotonic()
             self._decoder.feed(data)
 
     def _handle(self, sf: stream_pb2.ServerFrame) -> None:
