@@ -52,8 +52,9 @@ fetch_rate() {
   (
     eval "$("$HERE/scripts/pg.sh" env "$cl")"
     psql -XAtq -c "CREATE EXTENSION intentlog" -c "SELECT intentlog.create_domain('d', partitions => 16)" \
-      -c "SELECT count(*) FROM intentlog.intent_append_batch('d', array_agg('k' || i), array_agg('op'),
-                 array_agg('\x0102'::bytea)) FROM generate_series(1, 10000) i" >/dev/null
+      -c "SELECT count(*) FROM (SELECT array_agg('k' || i) AS k, array_agg('op'::text) AS o,
+                 array_agg('\x0102'::bytea) AS p FROM generate_series(1, 10000) i) s,
+                 intentlog.intent_append_batch('d', s.k, s.o, s.p)" >/dev/null
     echo "SELECT count(*) FROM intentlog.fetch('g', 'd', 0, 500, '0');" >"$WORK/fetch.sql"
     echo "SELECT intentlog.intent_append('d', 'k' || random(), 'op', '\x0102'::bytea);" >"$WORK/append.sql"
     sync_opt=$([ "$mode" = async ] && echo off || echo on)
