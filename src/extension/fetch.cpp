@@ -275,26 +275,51 @@ SPIPlanPtr scan_plan(Oid rel, const char* columns, bool pending) {
 }
 
 // Rows of one snapshot-cursor scan, in SPI memory (valid until SPI_finish),
-// and the cursor after them (in the caller's context; null when no rows).
-// wal_end is the WAL insert position read just after the snapshot was taken:
-// every commit the snapshot sees lies below it (a commit record is inserted
-// before the transaction leaves the proc array).
+// the full xids of their transactions (in row order) and the cursor after
+// them (in the caller's context; null when no rows).
 struct ScanRows {
   int count;
   SPITupleTable* rows;
+  uint64* xids;
   char* next_cursor;
-  XLogRecPtr wal_end;
 };
 
-// An asynchronous commit (synchronous_commit = off) is visible before its
-// WAL is flushed, and a server crash then erases it. Rows must not reach a
-// consumer until every commit they depend on is on disk: flush up to the
-// scan's wal_end. Free when the WAL is flushed that far already (every
-// synchronous commit flushed its own record); otherwise one group flush,
-// which also makes durable the seqs of the rows (their sequence's WAL record
+// The WAL position up to which the commits of `xids` must be flushed before
+// their rows may leave: the highest commit LSN the commit log keeps for them.
+// It keeps one for asynchronous commits only (synchronous_commit = off:
+// visible before the WAL is flushed, and erased by a crash); a synchronous
+// commit was flushed before anyone could see it. The commit log keeps it per
+// group of 32 xids, so this may name a neighbour's later commit: a wait a
+// little longer, never shorter. Transactions older than the commit log's
+// horizon were flushed long ago.
+XLogRecPtr commit_horizon(const uint64* xids, int n) {
+  XLogRecPtr upto = InvalidXLogRecPtr;
+  const uint64 next = U64FromFullTransactionId(ReadNextFullTransactionId());
+  // Held as pg_xact_status holds it: the commit log is not truncated under us.
+  LWLockAcquire(XactTruncationLock, LW_SHARED);
+  const TransactionId oldest = ShmemVariableCache->oldestClogXid;
+  uint64 prev = 0;
+  for (int i = 0; i < n; ++i) {
+    if (xids[i] == prev) continue;  // the rows of one transaction are often together
+    prev = xids[i];
+    if (next - xids[i] >= (static_cast<uint64>(1) << 31)) continue;  // older than any commit log
+    auto xid = static_cast<TransactionId>(xids[i]);
+    if (TransactionIdPrecedes(xid, oldest)) continue;
+    XLogRecPtr lsn = TransactionIdGetCommitLSN(xid);
+    if (lsn > upto) upto = lsn;
+  }
+  LWLockRelease(XactTruncationLock);
+  return upto;
+}
+
+// Rows reach a consumer only once every commit they depend on is on disk, so
+// a crash cannot erase what a consumer saw: flush the WAL up to the commits
+// of asynchronous committers (free when there are none or they are flushed).
+// The seqs of the rows become durable with them (their sequence's WAL record
 // came before the rows), so no delivered seq is handed out again.
 void make_durable(const ScanRows& s) {
-  if (s.count > 0) XLogFlush(s.wal_end);
+  XLogRecPtr upto = commit_horizon(s.xids, s.count);
+  if (!XLogRecPtrIsInvalid(upto)) XLogFlush(upto);
 }
 
 // Runs one scan of `rel` (a partition parent or a single relation) in one
@@ -305,7 +330,6 @@ ScanRows scan_rows(Oid rel, const PlainCursor& before, int max_rows, const char*
   SPIPlanPtr plan = scan_plan(rel, columns, before.npending > 0);
   // One snapshot for the rows and for the in-progress xids that become pending.
   Snapshot snap = RegisterSnapshot(GetTransactionSnapshot());
-  XLogRecPtr wal_end = GetXLogInsertRecPtr();
   PlainSnapshot plain = plain_snapshot(snap);
   Datum values[4] = {Int64GetDatum(before.watermark), xid8_array(before.xids, before.npending),
                      int8_array(before.froms, before.npending), Int32GetDatum(max_rows)};
@@ -313,7 +337,7 @@ ScanRows scan_rows(Oid rel, const PlainCursor& before, int max_rows, const char*
   if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: fetch failed: %s", SPI_result_code_string(rc));
   UnregisterSnapshot(snap);
 
-  ScanRows out{static_cast<int>(SPI_processed), SPI_tuptable, nullptr, wal_end};
+  ScanRows out{static_cast<int>(SPI_processed), SPI_tuptable, nullptr, nullptr};
   if (out.count == 0) return out;  // nothing new: the caller keeps its cursor
   int n = out.count;
   int64* seqs = static_cast<int64*>(palloc(sizeof(int64) * n));
@@ -324,6 +348,7 @@ ScanRows scan_rows(Oid rel, const PlainCursor& before, int max_rows, const char*
     xids[i] = U64FromFullTransactionId(
         DatumGetFullTransactionId(SPI_getbinval(out.rows->vals[i], out.rows->tupdesc, xid_col, &isnull)));
   }
+  out.xids = xids;
   out.next_cursor = next_cursor_text(before, plain, n, seqs, xids, n == max_rows, caller_cxt);
   return out;
 }
