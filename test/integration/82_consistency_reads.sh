@@ -9,6 +9,8 @@
 #   4. the state never comes within consistency_timeout: a failed delivery,
 #      a retry in SQL (the key waits, another key does not); once the state
 #      is written the retry delivers it (attempt 2).
+# It restarts a standby twice: on a loaded 2-core machine that alone can take 30 s.
+TEST_TIMEOUT=${TEST_TIMEOUT:-150}
 source "$(dirname "$0")/lib/common.sh"
 
 PRIMARY=$(basename "$PGHOST")
