@@ -1,4 +1,5 @@
 -- intent_append inside the application's transaction.
+\i test/regress/fixtures/after_setup.psql
 CREATE TABLE app_orders (id text PRIMARY KEY, total int);
 
 BEGIN;

@@ -1,4 +1,5 @@
 -- Delivery bookkeeping: retries, parked intents, dead letters, redrive, discard.
+\i test/regress/fixtures/fresh.sql
 \set SHOW_CONTEXT never
 SELECT intentlog.create_domain('dl', partitions => 1, max_attempts => 3) IS NOT NULL AS created;
 SELECT intentlog.create_domain('dlk', partitions => 1, max_attempts => 2, on_dead_letter => 'dead_letter_key') IS NOT NULL AS created;

@@ -1,4 +1,5 @@
 -- Bad input: a clear message, a proper SQLSTATE, nothing written.
+\i test/regress/fixtures/after_append.psql
 \set SHOW_CONTEXT never
 CREATE FUNCTION pg_temp.err(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN

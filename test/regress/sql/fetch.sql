@@ -1,4 +1,6 @@
--- The read path: fetch, commit_cursor, consume, cursors.
+-- The read path: fetch, commit_cursor, consume, cursors, over the intents
+-- append.sql writes.
+\i test/regress/fixtures/after_append.psql
 SELECT seq, key, op, next_cursor FROM intentlog.fetch('readers', 'orders', intentlog.partition_for('o-1', 4));
 -- Nothing committed yet: the same rows again.
 SELECT count(*) FROM intentlog.fetch('readers', 'orders', intentlog.partition_for('o-1', 4));

@@ -1,9 +1,7 @@
 -- Schema registry: a ladder of versions per compatibility mode, validated
 -- appends, JSON appends and decoding. Descriptor sets are compiled from
 -- test/fixtures/schemas/*/order.proto by protoc at test time.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS intentlog;
-RESET client_min_messages;
+\i test/regress/fixtures/fresh.sql
 \set SHOW_CONTEXT never
 CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN

@@ -1,7 +1,6 @@
--- Runs first: the extension and the domains the other regress tests use.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS intentlog;
-RESET client_min_messages;
+-- The extension and the domains orders and cache, which the files that
+-- build on it replay quietly (test/regress/fixtures/after_setup.psql).
+\i test/regress/fixtures/fresh.sql
 SELECT extname, extversion FROM pg_extension WHERE extname = 'intentlog';
 SELECT intentlog.create_domain('orders', partitions => 4);
 SELECT intentlog.create_domain('cache', partitions => 2, durability => 'staged');

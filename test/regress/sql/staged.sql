@@ -1,5 +1,6 @@
 -- Staged durability: appends go to the unlogged hot table; maintenance moves
 -- what committed into the logged segment, at least every promote_after.
+\i test/regress/fixtures/after_setup.psql
 SELECT * FROM intentlog.intent_append('cache', 'a', 'set');
 SELECT * FROM intentlog.intent_append('cache', 'b', 'set');
 SELECT * FROM intentlog.intent_append_batch('cache', ARRAY['a', 'b', 'c'], ARRAY['x', 'y', 'z']);
