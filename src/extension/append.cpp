@@ -115,10 +115,8 @@ DomainEntry* domain_arg(FunctionCallInfo fcinfo) {
 
 using namespace intentlog::pg;
 
-extern "C" {
 
-PG_FUNCTION_INFO_V1(intentlog_intent_append);
-PGDLLEXPORT Datum intentlog_intent_append(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_intent_append) {
   if (PG_ARGISNULL(1)) null_argument("key");
   if (PG_ARGISNULL(2)) null_argument("op");
   Intent in;
@@ -157,8 +155,7 @@ PGDLLEXPORT Datum intentlog_intent_append(PG_FUNCTION_ARGS) {
   PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
-PG_FUNCTION_INFO_V1(intentlog_intent_append_batch);
-PGDLLEXPORT Datum intentlog_intent_append_batch(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_intent_append_batch) {
   if (PG_ARGISNULL(1)) null_argument("keys");
   if (PG_ARGISNULL(2)) null_argument("ops");
   Datum *keys, *ops, *payloads = nullptr, *versions = nullptr, *headers = nullptr;
@@ -237,5 +234,3 @@ PGDLLEXPORT Datum intentlog_intent_append_batch(PG_FUNCTION_ARGS) {
   SPI_finish();
   return (Datum)0;
 }
-
-}  // extern "C"

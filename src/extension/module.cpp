@@ -2,6 +2,7 @@
 #include "common/partitioner.h"
 #include "common/validation.h"
 #include "extension/domain_cache.h"
+#include "extension/error_boundary.h"
 #include "extension/maintenance.h"
 #include "extension/sql_errors.h"
 #include "extension/wakeup.h"
@@ -20,8 +21,9 @@ void _PG_init(void) {
   }
 }
 
-PG_FUNCTION_INFO_V1(intentlog_partition_for);
-PGDLLEXPORT Datum intentlog_partition_for(PG_FUNCTION_ARGS) {
+}  // extern "C"
+
+INTENTLOG_FUNCTION(intentlog_partition_for) {
   text* key = PG_GETARG_TEXT_PP(0);
   int32 partitions = PG_GETARG_INT32(1);
   if (intentlog::check_partitions(partitions))
@@ -30,8 +32,7 @@ PGDLLEXPORT Datum intentlog_partition_for(PG_FUNCTION_ARGS) {
   PG_RETURN_INT32(intentlog::partition_of(std::string_view(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)), partitions));
 }
 
-PG_FUNCTION_INFO_V1(intentlog_check_domain_name);
-PGDLLEXPORT Datum intentlog_check_domain_name(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_check_domain_name) {
   if (PG_ARGISNULL(0)) intentlog::pg::null_argument("domain");
   text* name = PG_GETARG_TEXT_PP(0);
   intentlog::pg::raise_if(intentlog::check_domain_name(std::string_view(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name))),
@@ -39,10 +40,8 @@ PGDLLEXPORT Datum intentlog_check_domain_name(PG_FUNCTION_ARGS) {
   PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(intentlog_invalidate);
-PGDLLEXPORT Datum intentlog_invalidate(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_invalidate) {
   CacheInvalidateRelcacheByRelid(PG_GETARG_OID(0));
   PG_RETURN_VOID();
 }
 
-}  // extern "C"

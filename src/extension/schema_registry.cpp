@@ -57,27 +57,15 @@ void ensure_registered() {
   }
 }
 
-// A copy of `s` in `cxt`, for use inside cxx_call: allocation failure throws
-// instead of raising, so no ereport jumps over the caller's C++ objects.
-char* copy_out(MemoryContext cxt, const std::string& s) {
-  auto* p = static_cast<char*>(MemoryContextAllocExtended(cxt, s.size() + 1, MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
-  if (p == nullptr) throw std::bad_alloc();
-  memcpy(p, s.data(), s.size());
-  p[s.size()] = '\0';
-  return p;
-}
-
 // Error texts from libprotobuf may or may not end with a period.
 const char* sentence_end(const char* s) {
   size_t n = strlen(s);
   return (n > 0 && s[n - 1] == '.') ? "" : ".";
 }
 
-// The same as a bytea.
+// A copy of `s` in `cxt` as a bytea, allocated as copy_out does.
 bytea* bytea_out(MemoryContext cxt, const std::string& s) {
-  auto* b =
-      static_cast<bytea*>(MemoryContextAllocExtended(cxt, VARHDRSZ + s.size(), MCXT_ALLOC_NO_OOM | MCXT_ALLOC_HUGE));
-  if (b == nullptr) throw std::bad_alloc();
+  auto* b = static_cast<bytea*>(alloc_or_throw(cxt, VARHDRSZ + s.size()));
   SET_VARSIZE(b, VARHDRSZ + s.size());
   memcpy(VARDATA(b), s.data(), s.size());
   return b;
@@ -166,14 +154,12 @@ void check_payload_schema(const DomainEntry* d, bytea* payload) {
 
 using namespace intentlog::pg;
 
-extern "C" {
 
 // _check_schema(domain, prev_version, prev_set, prev_message, new_set,
 // new_message, compatibility) -> the message's full name. Raises unless the
 // new set parses, holds the message, and keeps `compatibility` with the
 // previous version (if any).
-PG_FUNCTION_INFO_V1(intentlog_check_schema);
-PGDLLEXPORT Datum intentlog_check_schema(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_check_schema) {
   if (PG_ARGISNULL(0)) null_argument("domain");
   if (PG_ARGISNULL(4)) null_argument("descriptor_set");
   if (PG_ARGISNULL(5)) null_argument("message");
@@ -254,8 +240,7 @@ PGDLLEXPORT Datum intentlog_check_schema(PG_FUNCTION_ARGS) {
 }
 
 // decode(domain, schema_version, payload) -> jsonb (STRICT).
-PG_FUNCTION_INFO_V1(intentlog_decode);
-PGDLLEXPORT Datum intentlog_decode(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_decode) {
   const char* domain = text_to_cstring(PG_GETARG_TEXT_PP(0));
   int32 version = PG_GETARG_INT32(1);
   bytea* payload = PG_GETARG_BYTEA_PP(2);
@@ -278,8 +263,7 @@ PGDLLEXPORT Datum intentlog_decode(PG_FUNCTION_ARGS) {
 
 // encode(domain, payload jsonb, schema_version int) -> bytea; the current
 // version when schema_version is NULL; NULL for a NULL payload.
-PG_FUNCTION_INFO_V1(intentlog_encode);
-PGDLLEXPORT Datum intentlog_encode(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_encode) {
   if (PG_ARGISNULL(0)) null_argument("domain");
   if (PG_ARGISNULL(1)) PG_RETURN_NULL();
   const char* domain = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -317,5 +301,3 @@ PGDLLEXPORT Datum intentlog_encode(PG_FUNCTION_ARGS) {
                     errdetail("%s%s", error, sentence_end(error))));
   PG_RETURN_BYTEA_P(out);
 }
-
-}  // extern "C"

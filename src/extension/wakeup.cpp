@@ -1,5 +1,7 @@
 #include "extension/wakeup.h"
 
+#include "extension/error_boundary.h"
+
 extern "C" {
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
@@ -116,7 +118,6 @@ void wakeup_note_append(int32 domain_id, int partition) {
 
 using namespace intentlog::pg;
 
-extern "C" {
 
 // intentlog.wait_for_intents(since bigint, timeout_ms int)
 //   RETURNS TABLE (tick bigint, domain text, partition int)
@@ -124,8 +125,7 @@ extern "C" {
 // timeout passes), then returns the partitions of this database stamped after
 // `since`, each with the current tick. With nothing new it returns one row
 // (tick, NULL, NULL) so the caller learns the tick to pass next time.
-PG_FUNCTION_INFO_V1(intentlog_wait_for_intents);
-PGDLLEXPORT Datum intentlog_wait_for_intents(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_wait_for_intents) {
   int64 since = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);
   int timeout_ms = PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1);
   if (timeout_ms < 0 || timeout_ms > 600000)
@@ -183,5 +183,3 @@ PGDLLEXPORT Datum intentlog_wait_for_intents(PG_FUNCTION_ARGS) {
   }
   return (Datum)0;
 }
-
-}  // extern "C"
