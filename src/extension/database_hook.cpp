@@ -48,8 +48,7 @@ const char* database_needed_alone(Node* stmt) {
   ListCell* lc;
   foreach (lc, options) {
     auto* def = lfirst_node(DefElem, lc);
-    if (strcmp(def->defname, option) == 0 && def->arg != nullptr)
-      return target != nullptr ? target : defGetString(def);
+    if (strcmp(def->defname, option) == 0 && def->arg != nullptr) return target != nullptr ? target : defGetString(def);
   }
   return nullptr;
 }

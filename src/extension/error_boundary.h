@@ -72,12 +72,12 @@ char* copy_out(MemoryContext cxt, std::string_view s);
 //   }
 //
 // The body sees `fcinfo` as an fmgr function does.
-#define INTENTLOG_FUNCTION(name)                                                    \
-  static Datum name##_body(FunctionCallInfo fcinfo);                                \
-  extern "C" {                                                                      \
-  PG_FUNCTION_INFO_V1(name);                                                        \
-  PGDLLEXPORT Datum name(PG_FUNCTION_ARGS) {                                        \
+#define INTENTLOG_FUNCTION(name)                                                           \
+  static Datum name##_body(FunctionCallInfo fcinfo);                                       \
+  extern "C" {                                                                             \
+  PG_FUNCTION_INFO_V1(name);                                                               \
+  PGDLLEXPORT Datum name(PG_FUNCTION_ARGS) {                                               \
     return ::intentlog::pg::cxx_call([fcinfo]() -> Datum { return name##_body(fcinfo); }); \
-  }                                                                                 \
-  }                                                                                 \
+  }                                                                                        \
+  }                                                                                        \
   static Datum name##_body(FunctionCallInfo fcinfo)

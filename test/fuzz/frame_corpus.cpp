@@ -13,10 +13,10 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <vector>
 #include <limits>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "common/frame_writer.h"
 #include "intentlog/v1/stream.pb.h"
@@ -275,8 +275,8 @@ int main(int argc, char** argv) {
   write("server_assignment", frame(assignment()));
 
   // Conversations, cut into pieces of various sizes.
-  const std::string client = frame(hello()) + frame(credit(100)) + frame(ack()) + frame(nack()) +
-                             frame(client_heartbeat()) + frame(credit(3));
+  const std::string client =
+      frame(hello()) + frame(credit(100)) + frame(ack()) + frame(nack()) + frame(client_heartbeat()) + frame(credit(3));
   const std::string server = frame(welcome()) + frame(assignment()) + frame(batch(5, 40)) + frame(server_heartbeat()) +
                              frame(gap()) + frame(batch(2, 200)) + frame(error());
   write("client_conversation_whole", client);
@@ -318,7 +318,7 @@ int main(int argc, char** argv) {
   evs->Mutable(1)->mutable_appended_at()->set_seconds(std::numeric_limits<std::int64_t>::min());
   evs->Mutable(2)->mutable_appended_at()->set_nanos(-1);
   evs->Mutable(3)->mutable_appended_at()->set_seconds(67768036191676799LL);  // the last second gmtime_r accepts
-  evs->Mutable(3)->set_key(std::string("\x00\x1f\x7f", 3));                   // NUL and controls
+  evs->Mutable(3)->set_key(std::string("\x00\x1f\x7f", 3));                  // NUL and controls
   write("server_batch_extreme_values", frame(extreme));
   // Invalid UTF-8 in a string field: proto3 parsing refuses the whole frame.
   v1::ServerFrame bad_utf8 = batch(1, 1);

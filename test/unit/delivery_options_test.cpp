@@ -47,8 +47,9 @@ TEST(DeliveryOptions, StateInTheJsonLine) {
   e.mutable_state()->set_json("{\"balance\": 30}");
   e.mutable_state()->set_source(v1::STATE_SOURCE_STANDBY);
   e.mutable_state()->set_reads(1);
-  EXPECT_NE(event_json(e).find(",\"state\":{\"source\":\"standby\",\"version\":3,\"reads\":1,\"json\":{\"balance\": 30}}"),
-            std::string::npos)
+  EXPECT_NE(
+      event_json(e).find(",\"state\":{\"source\":\"standby\",\"version\":3,\"reads\":1,\"json\":{\"balance\": 30}}"),
+      std::string::npos)
       << event_json(e);
   e.mutable_state()->set_bytes(std::string("\x08\x02", 2));
   e.mutable_state()->set_source(v1::STATE_SOURCE_PRIMARY);

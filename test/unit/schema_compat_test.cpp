@@ -1,18 +1,19 @@
 // Schema registry core: FileDescriptorSet parsing, the compatibility ladder
 // per mode, the payload codec, and garbage that must never crash.
+#include "common/schema_compat.h"
+
+#include <google/protobuf/any.pb.h>
+#include <google/protobuf/descriptor.pb.h>
+#include <google/protobuf/duration.pb.h>
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/timestamp.pb.h>
+#include <gtest/gtest.h>
+
 #include <random>
 #include <string>
 #include <vector>
 
-#include <google/protobuf/descriptor.pb.h>
-#include <google/protobuf/text_format.h>
-#include <google/protobuf/any.pb.h>
-#include <google/protobuf/duration.pb.h>
-#include <google/protobuf/timestamp.pb.h>
-#include <gtest/gtest.h>
-
 #include "common/payload_codec.h"
-#include "common/schema_compat.h"
 
 namespace intentlog {
 namespace {
@@ -42,20 +43,19 @@ std::string field(const std::string& name, int number, const std::string& type, 
 std::string order_file(const std::string& order_body, const std::string& item_body = "",
                        const std::string& status_values = "", const std::string& message_name = "Order") {
   std::string item = item_body.empty() ? field("sku", 1, "STRING") + field("qty", 2, "INT32") : item_body;
-  std::string status = status_values.empty()
-                           ? "value { name: 'UNKNOWN' number: 0 } value { name: 'OPEN' number: 1 } "
-                             "value { name: 'CLOSED' number: 2 }"
-                           : status_values;
-  return set_of({"name: 'order.proto' package: 'shop' syntax: 'proto3' "
-                 "message_type { name: '" +
-                 message_name + "' " + order_body + " } message_type { name: 'Item' " + item +
-                 " } enum_type { name: 'Status' " + status + " }"});
+  std::string status = status_values.empty() ? "value { name: 'UNKNOWN' number: 0 } value { name: 'OPEN' number: 1 } "
+                                               "value { name: 'CLOSED' number: 2 }"
+                                             : status_values;
+  return set_of(
+      {"name: 'order.proto' package: 'shop' syntax: 'proto3' "
+       "message_type { name: '" +
+       message_name + "' " + order_body + " } message_type { name: 'Item' " + item + " } enum_type { name: 'Status' " +
+       status + " }"});
 }
 
-const std::string kV1Body = field("id", 1, "STRING") + field("amount", 2, "INT64") +
-                            field("tags", 3, "STRING", "REPEATED") +
-                            field("status", 4, "ENUM", "OPTIONAL", ".shop.Status") +
-                            field("item", 5, "MESSAGE", "OPTIONAL", ".shop.Item");
+const std::string kV1Body =
+    field("id", 1, "STRING") + field("amount", 2, "INT64") + field("tags", 3, "STRING", "REPEATED") +
+    field("status", 4, "ENUM", "OPTIONAL", ".shop.Status") + field("item", 5, "MESSAGE", "OPTIONAL", ".shop.Item");
 
 std::unique_ptr<ProtoSchema> parse_ok(const std::string& set, const std::string& message = "shop.Order") {
   std::string error;
@@ -105,16 +105,18 @@ TEST(SchemaCompat, RefusesBrokenSets) {
   EXPECT_EQ(ProtoSchema::parse("", "shop.Order", &error), nullptr);
   EXPECT_EQ(ProtoSchema::parse("\xff\xff\xff", "shop.Order", &error), nullptr);
   // An import that is not in the set (protoc without --include_imports).
-  std::string missing = set_of({"name: 'a.proto' package: 'shop' dependency: 'b.proto' syntax: 'proto3' "
-                                "message_type { name: 'Order' " +
-                                field("b", 1, "MESSAGE", "OPTIONAL", ".shop.B") + " }"});
+  std::string missing =
+      set_of({"name: 'a.proto' package: 'shop' dependency: 'b.proto' syntax: 'proto3' "
+              "message_type { name: 'Order' " +
+              field("b", 1, "MESSAGE", "OPTIONAL", ".shop.B") + " }"});
   EXPECT_EQ(ProtoSchema::parse(missing, "shop.Order", &error), nullptr);
   EXPECT_NE(error.find("--include_imports"), std::string::npos) << error;
   // Dependencies listed after their importer still build.
-  std::string ordered = set_of({"name: 'a.proto' package: 'shop' dependency: 'b.proto' syntax: 'proto3' "
-                                "message_type { name: 'Order' " +
-                                    field("b", 1, "MESSAGE", "OPTIONAL", ".shop.B") + " }",
-                                "name: 'b.proto' package: 'shop' syntax: 'proto3' message_type { name: 'B' }"});
+  std::string ordered =
+      set_of({"name: 'a.proto' package: 'shop' dependency: 'b.proto' syntax: 'proto3' "
+              "message_type { name: 'Order' " +
+                  field("b", 1, "MESSAGE", "OPTIONAL", ".shop.B") + " }",
+              "name: 'b.proto' package: 'shop' syntax: 'proto3' message_type { name: 'B' }"});
   EXPECT_NE(ProtoSchema::parse(ordered, "shop.Order", &error), nullptr) << error;
   std::string cycle = set_of({"name: 'a.proto' dependency: 'b.proto'", "name: 'b.proto' dependency: 'a.proto'"});
   EXPECT_EQ(ProtoSchema::parse(cycle, "shop.Order", &error), nullptr);
@@ -137,8 +139,8 @@ TEST(SchemaCompat, RefusesBrokenSets) {
 // The ladder: each step from v1, and what each mode says about it.
 TEST(SchemaCompat, IdenticalAndAddedFieldsAreCompatible) {
   std::string v1 = order_file(kV1Body);
-  std::string v2 = order_file(kV1Body + field("note", 6, "STRING") +
-                              field("extras", 7, "MESSAGE", "REPEATED", ".shop.Item"));
+  std::string v2 =
+      order_file(kV1Body + field("note", 6, "STRING") + field("extras", 7, "MESSAGE", "REPEATED", ".shop.Item"));
   for (Compatibility m : kModes) {
     EXPECT_TRUE(check(v1, v1, m).empty());
     EXPECT_TRUE(check(v1, v2, m).empty()) << check(v1, v2, m)[0];
@@ -178,8 +180,8 @@ TEST(SchemaCompat, TypeChangeNamesTheField) {
     EXPECT_EQ(p[0], "field \"amount\" (2) of shop.Order changed type from int64 to string");
   }
   // Same checks inside nested messages.
-  auto nested = check(v1, order_file(kV1Body, field("sku", 1, "STRING") + field("qty", 2, "DOUBLE")),
-                      Compatibility::kBackward);
+  auto nested =
+      check(v1, order_file(kV1Body, field("sku", 1, "STRING") + field("qty", 2, "DOUBLE")), Compatibility::kBackward);
   ASSERT_EQ(nested.size(), 1u);
   EXPECT_TRUE(mentions(nested, "\"qty\" (2) of shop.Item changed type from int32 to double"));
   // message -> scalar
@@ -268,9 +270,9 @@ TEST(SchemaCompat, FieldsMovedIntoOneof) {
 TEST(SchemaCompat, RecursiveMessagesTerminate) {
   std::string tree = set_of({"name: 't.proto' package: 't' syntax: 'proto3' message_type { name: 'Node' " +
                              field("children", 1, "MESSAGE", "REPEATED", ".t.Node") + field("v", 2, "INT32") + " }"});
-  std::string changed = set_of({"name: 't.proto' package: 't' syntax: 'proto3' message_type { name: 'Node' " +
-                                field("children", 1, "MESSAGE", "REPEATED", ".t.Node") + field("v", 2, "INT64") +
-                                " }"});
+  std::string changed =
+      set_of({"name: 't.proto' package: 't' syntax: 'proto3' message_type { name: 'Node' " +
+              field("children", 1, "MESSAGE", "REPEATED", ".t.Node") + field("v", 2, "INT64") + " }"});
   auto a = parse_ok(tree, "t.Node");
   auto b = parse_ok(changed, "t.Node");
   EXPECT_TRUE(check_compatibility(*a, *a, Compatibility::kFull).empty());
@@ -302,9 +304,9 @@ TEST(PayloadCodec, JsonRoundTrip) {
 TEST(PayloadCodec, ValidateRejectsMalformedAndUnknown) {
   auto c = codec_of(order_file(kV1Body));
   std::string error;
-  EXPECT_TRUE(c->validate("", &error));                         // all defaults
+  EXPECT_TRUE(c->validate("", &error));                            // all defaults
   EXPECT_TRUE(c->validate(std::string("\x0a\x02o1", 4), &error));  // id = "o1"
-  EXPECT_FALSE(c->validate("\x0a\x05o1", &error));               // truncated
+  EXPECT_FALSE(c->validate("\x0a\x05o1", &error));                 // truncated
   EXPECT_NE(error.find("not a valid shop.Order"), std::string::npos);
   EXPECT_FALSE(c->validate(std::string("\x10\x01", 2) + "\xb8\x01\x01", &error));  // field 23 unknown
   EXPECT_NE(error.find("field number 23, which shop.Order does not define"), std::string::npos) << error;
@@ -388,9 +390,15 @@ TEST(SchemaCompat, GarbageNeverCrashes) {
       int flips = 1 + rng() % 4;
       for (int k = 0; k < flips; ++k) {
         switch (rng() % 3) {
-          case 0: s[rng() % s.size()] = static_cast<char>(rng()); break;
-          case 1: s.resize(rng() % s.size() + 1); break;
-          default: s.insert(rng() % s.size(), 1, static_cast<char>(rng())); break;
+          case 0:
+            s[rng() % s.size()] = static_cast<char>(rng());
+            break;
+          case 1:
+            s.resize(rng() % s.size() + 1);
+            break;
+          default:
+            s.insert(rng() % s.size(), 1, static_cast<char>(rng()));
+            break;
         }
       }
     }
