@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "common/cpp_only.h"  // last: see there
+
 namespace intentlog {
 namespace {
 

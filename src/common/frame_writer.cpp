@@ -2,6 +2,8 @@
 
 #include <google/protobuf/io/coded_stream.h>
 
+#include "common/cpp_only.h"  // last: see there
+
 namespace intentlog {
 
 using google::protobuf::io::CodedOutputStream;

@@ -1,5 +1,7 @@
 #include "common/partitioner.h"
 
+#include "common/cpp_only.h"  // last: see there
+
 namespace intentlog {
 
 std::uint64_t fnv1a64(const void* data, std::size_t len) {

@@ -13,6 +13,8 @@
 #include <set>
 #include <vector>
 
+#include "common/cpp_only.h"  // last: see there
+
 namespace intentlog {
 
 namespace pb = google::protobuf;

@@ -10,6 +10,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "common/cpp_only.h"  // last: see there
+
 namespace intentlog {
 
 namespace pb = google::protobuf;

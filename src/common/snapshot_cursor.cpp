@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/cpp_only.h"  // last: see there
+
 namespace intentlog {
 namespace {
 

@@ -1,5 +1,7 @@
 #include "common/validation.h"
 
+#include "common/cpp_only.h"  // last: see there
+
 namespace intentlog {
 namespace {
 
