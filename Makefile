@@ -26,7 +26,10 @@ DATA_built = sql/intentlog--$(EXT_VERSION).sql
 EXTRA_CLEAN = sql/intentlog--$(EXT_VERSION).sql $(OBJS:.o=.d)
 
 PG_CPPFLAGS = -Isrc
-PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register -MMD -MP
+# Warnings are errors (make WERROR= to build anyway with a compiler that warns
+# of something new).
+WERROR      ?= -Werror
+PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register $(WERROR) -MMD -MP
 SHLIB_LINK  = -lstdc++ -lprotobuf
 
 REGRESS      = setup append fetch errors staged schemas delivery

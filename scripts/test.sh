@@ -22,11 +22,25 @@ record() {  # record NAME STATUS
   else failed=$((failed + 1)); failures+=("$1"); echo "FAIL $1"; fi
 }
 
+echo "== style (clang-format, src/common plain C++)"
+scripts/check-style.sh; rc=$?
+record "style" $rc
+
 echo "== unit tests (GoogleTest)"
 (cd build && ctest --output-on-failure -j2 >ctest.log 2>&1); rc=$?
 grep -E "tests passed|tests failed" build/ctest.log
 [ $rc -ne 0 ] && tail -40 build/ctest.log
 record "unit tests" $rc
+
+echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+# A build dir of its own with only the unit tests; any report fails the run.
+{ cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DINTENTLOG_SANITIZE=ON >/dev/null &&
+  cmake --build build/asan -j2 --target unit_tests &&
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/unit_tests --gtest_brief=1
+} >build/asan.log 2>&1; rc=$?
+grep -E "^\[  (PASSED|FAILED)  \]" build/asan.log
+[ $rc -ne 0 ] && tail -40 build/asan.log
+record "unit tests (ASan+UBSan)" $rc
 
 CLUSTER=test-$$
 trap 'scripts/pg.sh stop "$CLUSTER" --rm >/dev/null 2>&1' EXIT
@@ -39,6 +53,15 @@ make -s installcheck >build/regress.log 2>&1; rc=$?
 grep -E "^(test|ok|not ok) " build/regress.log | sed 's/  */ /g'
 [ $rc -ne 0 ] && cat build/regress/regression.diffs 2>/dev/null | head -80
 record "pg_regress" $rc
+
+echo "== pg_regress, each file on its own"
+rc=0
+for t in $(sed -n 's/^REGRESS *= *//p' Makefile); do
+  mkdir -p "build/regress-alone/$t"
+  make -s installcheck REGRESS="$t" REGRESS_OPTS="--inputdir=test/regress --outputdir=build/regress-alone/$t" \
+    >"build/regress-alone/$t.log" 2>&1 || { echo "not ok $t (alone)"; head -40 "build/regress-alone/$t/regression.diffs"; rc=1; }
+done
+record "pg_regress, each file alone" $rc
 
 echo "== isolation"
 "$PGXS_DIR/test/isolation/pg_isolation_regress" --inputdir=test/isolation --outputdir=build/isolation \
