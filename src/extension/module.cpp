@@ -44,4 +44,3 @@ INTENTLOG_FUNCTION(intentlog_invalidate) {
   CacheInvalidateRelcacheByRelid(PG_GETARG_OID(0));
   PG_RETURN_VOID();
 }
-

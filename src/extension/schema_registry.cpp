@@ -154,7 +154,6 @@ void check_payload_schema(const DomainEntry* d, bytea* payload) {
 
 using namespace intentlog::pg;
 
-
 // _check_schema(domain, prev_version, prev_set, prev_message, new_set,
 // new_message, compatibility) -> the message's full name. Raises unless the
 // new set parses, holds the message, and keeps `compatibility` with the

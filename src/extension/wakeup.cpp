@@ -118,7 +118,6 @@ void wakeup_note_append(int32 domain_id, int partition) {
 
 using namespace intentlog::pg;
 
-
 // intentlog.wait_for_intents(since bigint, timeout_ms int)
 //   RETURNS TABLE (tick bigint, domain text, partition int)
 // Waits until an appending transaction commits after tick `since` (or the
