@@ -1,4 +1,4 @@
-// Protobuf schemas of a domain (DESIGN.md, "Schemas"): a serialized
+// Protobuf schemas of a domain (docs/DESIGN.md, "Schemas"): a serialized
 // FileDescriptorSet plus the name of one message in it, and the compatibility
 // check between two versions. Plain C++ over libprotobuf's descriptor API,
 // with no PostgreSQL dependency; no protobuf header leaks out of this file, so

@@ -1,4 +1,4 @@
-// SnapshotCursor: the arithmetic of the lossless read path (DESIGN.md, "Read
+// SnapshotCursor: the arithmetic of the lossless read path (docs/DESIGN.md, "Read
 // path: the snapshot cursor"), free of PostgreSQL so it can be unit tested.
 //
 // A cursor is (watermark W, pending xids P). Every append takes its

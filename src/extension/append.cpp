@@ -1,4 +1,4 @@
-// The append path (DESIGN.md, "Append path"): intent_append and its batch form.
+// The append path (docs/DESIGN.md, "Append path"): intent_append and its batch form.
 #include <algorithm>
 
 #include "common/partitioner.h"
@@ -114,7 +114,6 @@ DomainEntry* domain_arg(FunctionCallInfo fcinfo) {
 }  // namespace intentlog::pg
 
 using namespace intentlog::pg;
-
 
 INTENTLOG_FUNCTION(intentlog_intent_append) {
   if (PG_ARGISNULL(1)) null_argument("key");

@@ -1,4 +1,4 @@
-// The schema registry's hook into the append path (DESIGN.md, "Schemas").
+// The schema registry's hook into the append path (docs/DESIGN.md, "Schemas").
 // The domain cache carries the domain's current schema version and whether it
 // validates payloads; the append path calls check_payload_schema() only when it
 // does, so unvalidated domains pay nothing per append.
