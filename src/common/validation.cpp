@@ -25,6 +25,16 @@ Check check_domain_name(std::string_view name) {
   return {};
 }
 
+Check check_group_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxGroupNameBytes) return fail(Problem::kGroupNameInvalid);
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == ':' || c == '-';
+    if (!ok) return fail(Problem::kGroupNameInvalid);
+  }
+  return {};
+}
+
 Check check_key(std::string_view key, std::size_t domain_limit) {
   if (key.empty()) return fail(Problem::kKeyEmpty);
   std::size_t limit = effective_limit(domain_limit, kMaxKeyBytes);
@@ -86,6 +96,8 @@ const char* describe(Problem p) {
       return "domain name is too long";
     case Problem::kDomainNameInvalid:
       return "domain name must be a lower-case identifier: a letter or '_' followed by letters, digits or '_'";
+    case Problem::kGroupNameInvalid:
+      return "consumer group names are 1 to 128 characters: letters, digits, '_', '.', ':' and '-'";
     case Problem::kKeyEmpty:
       return "key must not be empty";
     case Problem::kKeyTooLong:

@@ -11,6 +11,7 @@ namespace intentlog {
 
 // Hard limits. Per-domain limits (intentlog.domains) may be lower, never higher.
 constexpr std::size_t kMaxDomainNameBytes = 48;  // leaves room for _pNNNN_sNNNNNN in 63
+constexpr std::size_t kMaxGroupNameBytes = 128;
 constexpr std::size_t kMaxKeyBytes = 4096;
 constexpr std::size_t kMaxOpBytes = 64;
 constexpr std::size_t kMaxPayloadBytes = 64u << 20;
@@ -24,6 +25,7 @@ enum class Problem {
   kDomainNameEmpty,
   kDomainNameTooLong,
   kDomainNameInvalid,
+  kGroupNameInvalid,
   kKeyEmpty,
   kKeyTooLong,
   kOpEmpty,
@@ -48,6 +50,10 @@ struct Check {
 // kMaxDomainNameBytes, so that every derived relation name fits NAMEDATALEN
 // and needs no case folding. They are still quoted wherever they reach SQL.
 Check check_domain_name(std::string_view name);
+// Consumer group names: 1 to kMaxGroupNameBytes of letters, digits, '_', '.',
+// ':' and '-' (the rule of the SQL domain intentlog.group_name, the worker's
+// Hello and intentlog.fetch).
+Check check_group_name(std::string_view name);
 Check check_key(std::string_view key, std::size_t domain_limit);
 // Operations are short words: letters, digits, '_', '-', '.'.
 Check check_op(std::string_view op);

@@ -11,6 +11,7 @@ int sqlstate_of(intentlog::Problem p) {
     case Problem::kDomainNameEmpty:
     case Problem::kDomainNameTooLong:
     case Problem::kDomainNameInvalid:
+    case Problem::kGroupNameInvalid:
       return ERRCODE_INVALID_NAME;
     case Problem::kKeyTooLong:
     case Problem::kOpTooLong:

@@ -23,6 +23,18 @@ TEST(Validation, DomainNames) {
   EXPECT_EQ(c.limit, kMaxDomainNameBytes);
 }
 
+TEST(Validation, GroupNames) {
+  EXPECT_FALSE(check_group_name("billing"));
+  EXPECT_FALSE(check_group_name("Billing_v2.eu-west:1"));
+  EXPECT_FALSE(check_group_name(std::string(kMaxGroupNameBytes, 'g')));
+  EXPECT_EQ(check_group_name("").problem, Problem::kGroupNameInvalid);
+  EXPECT_EQ(check_group_name(std::string(kMaxGroupNameBytes + 1, 'g')).problem, Problem::kGroupNameInvalid);
+  EXPECT_EQ(check_group_name("bad group!").problem, Problem::kGroupNameInvalid);
+  EXPECT_EQ(check_group_name("a/b").problem, Problem::kGroupNameInvalid);
+  EXPECT_EQ(check_group_name(std::string("a\0b", 3)).problem, Problem::kGroupNameInvalid);
+  EXPECT_EQ(check_group_name("gr\xc3\xbcn").problem, Problem::kGroupNameInvalid);  // ASCII only
+}
+
 TEST(Validation, KeysUseTheDomainLimitUnderTheHardLimit) {
   EXPECT_FALSE(check_key("k", 512));
   EXPECT_EQ(check_key("", 512).problem, Problem::kKeyEmpty);
