@@ -38,8 +38,8 @@ PlainCursor parse_or_raise(const char* cursor) {
     ok = true;
     out.watermark = c->watermark;
     out.npending = static_cast<int>(c->pending.size());
-    out.xids = static_cast<uint64*>(palloc(sizeof(uint64) * (out.npending + 1)));
-    out.froms = static_cast<int64*>(palloc(sizeof(int64) * (out.npending + 1)));
+    out.xids = static_cast<uint64*>(alloc_or_throw(CurrentMemoryContext, sizeof(uint64) * (out.npending + 1)));
+    out.froms = static_cast<int64*>(alloc_or_throw(CurrentMemoryContext, sizeof(int64) * (out.npending + 1)));
     for (int i = 0; i < out.npending; ++i) {
       out.xids[i] = c->pending[i].xid;
       out.froms[i] = c->pending[i].from_seq;
@@ -133,14 +133,7 @@ void check_partition(const DomainEntry* d, int partition) {
 }
 
 void check_group(const char* group) {
-  size_t len = strlen(group);
-  bool ok = len >= 1 && len <= 128;
-  for (size_t i = 0; ok && i < len; ++i) {
-    char c = group[i];
-    ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-         c == ':' || c == '-';
-  }
-  if (!ok)
+  if (intentlog::check_group_name(group))
     ereport(ERROR, (errcode(ERRCODE_INVALID_NAME), errmsg("invalid consumer group name \"%s\"", group),
                     errdetail("Group names are 1 to 128 characters: letters, digits, '_', '.', ':' and '-'.")));
 }
@@ -160,8 +153,7 @@ intentlog::SnapshotView view_of(const PlainSnapshot& snap) {
 // The next cursor, formatted in the caller's memory context.
 char* next_cursor_text(const PlainCursor& before, const PlainSnapshot& snap, int nrows, const int64* seqs,
                        const uint64* xids, bool cut, MemoryContext cxt) {
-  char* out = nullptr;
-  cxx_call([&] {
+  return cxx_call([&] {
     intentlog::CursorState c;
     c.watermark = before.watermark;
     for (int i = 0; i < before.npending; ++i) c.pending.push_back({before.xids[i], before.froms[i]});
@@ -169,11 +161,8 @@ char* next_cursor_text(const PlainCursor& before, const PlainSnapshot& snap, int
     std::vector<intentlog::FetchedRow> rows;
     rows.reserve(nrows);
     for (int i = 0; i < nrows; ++i) rows.push_back({seqs[i], xids[i]});
-    std::string s = intentlog::format_cursor(intentlog::advance_cursor(c, view, rows, cut));
-    out = static_cast<char*>(MemoryContextAlloc(cxt, s.size() + 1));
-    memcpy(out, s.c_str(), s.size() + 1);
+    return copy_out(cxt, intentlog::format_cursor(intentlog::advance_cursor(c, view, rows, cut)));
   });
-  return out;
 }
 
 Datum int8_array(const int64* v, int n) {
@@ -375,10 +364,7 @@ void emit_rows(const ScanRows& s, ReturnSetInfo* rsinfo, MemoryContext caller_cx
 
 using namespace intentlog::pg;
 
-extern "C" {
-
-PG_FUNCTION_INFO_V1(intentlog_fetch);
-PGDLLEXPORT Datum intentlog_fetch(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_fetch) {
   if (PG_ARGISNULL(0)) null_argument("group_name");
   if (PG_ARGISNULL(1)) null_argument("domain");
   if (PG_ARGISNULL(2)) null_argument("partition");
@@ -420,8 +406,7 @@ PGDLLEXPORT Datum intentlog_fetch(PG_FUNCTION_ARGS) {
 // still open stay behind as pending in the cursor and move once they commit;
 // nobody waits. Returns (moved, next_cursor); next_cursor is null when
 // nothing moved. The caller serializes promoters of one partition.
-PG_FUNCTION_INFO_V1(intentlog_promote_rows);
-PGDLLEXPORT Datum intentlog_promote_rows(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_promote_rows) {
   if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
     null_argument("hot, durable, cursor and max_rows");
   Oid hot = PG_GETARG_OID(0);
@@ -484,8 +469,7 @@ PGDLLEXPORT Datum intentlog_promote_rows(PG_FUNCTION_ARGS) {
 // pending xids. A plain EXISTS over the table would walk the dead rows of
 // earlier promotions from the start until vacuum removes them: 4.4 ms for a
 // hot table of 1,300 rows and 2,900 dead ones, under load.
-PG_FUNCTION_INFO_V1(intentlog_promotable);
-PGDLLEXPORT Datum intentlog_promotable(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_promotable) {
   if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) null_argument("hot and cursor");
   Oid hot = PG_GETARG_OID(0);
   char* cursor_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
@@ -500,8 +484,7 @@ PGDLLEXPORT Datum intentlog_promotable(PG_FUNCTION_ARGS) {
   PG_RETURN_BOOL(found);
 }
 
-PG_FUNCTION_INFO_V1(intentlog_latest_cursor);
-PGDLLEXPORT Datum intentlog_latest_cursor(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_latest_cursor) {
   if (PG_ARGISNULL(0)) null_argument("domain");
   if (PG_ARGISNULL(1)) null_argument("partition");
   char* domain = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -525,22 +508,13 @@ PGDLLEXPORT Datum intentlog_latest_cursor(PG_FUNCTION_ARGS) {
   }
   Snapshot snap = GetLatestSnapshot();
   PlainSnapshot plain = plain_snapshot(snap);
-  char* next = nullptr;
-  cxx_call([&] {
-    std::string s = intentlog::format_cursor(intentlog::latest_cursor(last, view_of(plain)));
-    next = static_cast<char*>(MemoryContextAlloc(caller_cxt, s.size() + 1));
-    memcpy(next, s.c_str(), s.size() + 1);
-  });
+  char* next = cxx_call(
+      [&] { return copy_out(caller_cxt, intentlog::format_cursor(intentlog::latest_cursor(last, view_of(plain)))); });
   SPI_finish();
   PG_RETURN_TEXT_P(cstring_to_text(next));
 }
 
-PG_FUNCTION_INFO_V1(intentlog_valid_cursor);
-PGDLLEXPORT Datum intentlog_valid_cursor(PG_FUNCTION_ARGS) {
+INTENTLOG_FUNCTION(intentlog_valid_cursor) {
   char* cursor = text_to_cstring(PG_GETARG_TEXT_PP(0));
-  bool ok = false;
-  cxx_call([&] { ok = intentlog::parse_cursor(cursor).has_value(); });
-  PG_RETURN_BOOL(ok);
+  PG_RETURN_BOOL(cxx_call([&] { return intentlog::parse_cursor(cursor).has_value(); }));
 }
-
-}  // extern "C"
