@@ -1,4 +1,4 @@
-// StateResolver: progressive consistency reads (DESIGN.md, "Smart consumer").
+// StateResolver: progressive consistency reads (docs/DESIGN.md, "Smart consumer").
 //
 // A domain's state_query ($1 = key; returns version bigint and state bytea
 // or jsonb) is read from the standby first: it is cheap and takes load off
@@ -119,7 +119,7 @@ struct StandbyBackoffOptions {
 // it started in; every failure starts a new epoch. An outcome from an older
 // epoch says nothing new (those reads were under way when the failure was
 // seen) and is ignored: one outage is one failure and one transition,
-// however many reads were in flight. Not thread-safe: the Coordinator calls
+// however many reads were in flight. Not thread-safe: StateReads calls
 // it from the event loop only.
 class StandbyBackoff {
  public:

@@ -18,9 +18,6 @@ pqxx::connection& Store::conn() {
                " FROM intentlog.fetch($1, $2, $3, $4, $5)");
     c->prepare("commit_cursor", "SELECT intentlog.commit_cursor($1, $2, $3, $4)");
     c->prepare("latest_cursor", "SELECT intentlog.latest_cursor($1, $2)");
-    c->prepare("lease_acquire",
-               "SELECT p FROM intentlog.lease_acquire($1, $2, $3, make_interval(secs => $4::int8 / 1000.0)) AS p");
-    c->prepare("lease_release", "SELECT intentlog.lease_release($1, $2, $3, $4::int[])");
     c->prepare("unreported_gaps",
                "SELECT gap_id, partition, first_seq, last_seq, (extract(epoch FROM detected_at) * 1000000)::int8"
                " FROM intentlog.unreported_gaps($1, $2, $3::int[])");
@@ -76,21 +73,6 @@ void Store::commit_cursor(const std::string& group, const std::string& domain, i
 std::string Store::latest_cursor(const std::string& domain, int partition) {
   pqxx::nontransaction tx(conn());
   return tx.exec_prepared1("latest_cursor", domain, partition)[0].as<std::string>();
-}
-
-std::vector<int> Store::lease_acquire(const std::string& worker, const std::string& group, const std::string& domain,
-                                      std::int64_t ttl_ms) {
-  pqxx::nontransaction tx(conn());
-  std::vector<int> out;
-  for (const auto& r : tx.exec_prepared("lease_acquire", worker, group, domain, ttl_ms)) out.push_back(r[0].as<int>());
-  return out;
-}
-
-void Store::lease_release(const std::string& worker, const std::string& group, const std::string& domain,
-                          const std::vector<int>* partitions) {
-  pqxx::nontransaction tx(conn());
-  const std::string arr = partitions ? int_array_literal(*partitions) : std::string();
-  tx.exec_prepared("lease_release", worker, group, domain, partitions ? arr.c_str() : nullptr);
 }
 
 std::vector<GapRow> Store::unreported_gaps(const std::string& group, const std::string& domain,

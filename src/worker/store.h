@@ -55,10 +55,6 @@ class Store {
                     const std::optional<std::string>& from_cursor);
   void commit_cursor(const std::string& group, const std::string& domain, int partition, const std::string& cursor);
   std::string latest_cursor(const std::string& domain, int partition);
-  std::vector<int> lease_acquire(const std::string& worker, const std::string& group, const std::string& domain,
-                                 std::int64_t ttl_ms);
-  void lease_release(const std::string& worker, const std::string& group, const std::string& domain,
-                     const std::vector<int>* partitions);
   std::vector<GapRow> unreported_gaps(const std::string& group, const std::string& domain,
                                       const std::vector<int>& partitions);
   void gap_reported(const std::string& group, std::int64_t gap_id);

@@ -1,5 +1,5 @@
 // intentlog-worker: drains intentlog domains per key and streams them to
-// consumers over Unix/TCP sockets (see worker_usage() and DESIGN.md).
+// consumers over Unix/TCP sockets (see worker_usage() and docs/DESIGN.md).
 #include <spdlog/spdlog.h>
 
 #include <asio.hpp>
@@ -12,7 +12,7 @@
 #include "worker/db_pool.h"
 #include "worker/log_fields.h"
 #include "worker/wakeup_listener.h"
-#include "worker/server.h"
+#include "worker/net/server.h"
 #include "worker/worker_config.h"
 
 using namespace intentlog;

@@ -1,6 +1,6 @@
 // CommitTracker: a cursor becomes committable only when its batch and every
 // earlier batch are fully resolved.
-#include "worker/commit_tracker.h"
+#include "worker/delivery/commit_tracker.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // KeyScheduler: order per key, one in flight per key, no head-of-line
 // blocking across keys, the in-flight limit, nack delays and redelivery.
-#include "worker/key_scheduler.h"
+#include "worker/delivery/key_scheduler.h"
 
 #include <gtest/gtest.h>
 

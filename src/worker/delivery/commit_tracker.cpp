@@ -1,4 +1,4 @@
-#include "worker/commit_tracker.h"
+#include "worker/delivery/commit_tracker.h"
 
 #include <utility>
 

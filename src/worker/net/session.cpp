@@ -1,4 +1,4 @@
-#include "worker/session.h"
+#include "worker/net/session.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,7 +1,8 @@
 // Session: one consumer connection. Owns the socket, decodes ClientFrames
 // with FrameReader, writes ServerFrames, enforces the per-connection limits
 // (frame size, credit, Hello deadline, idle timeout, token on TCP) and hands
-// everything about delivery to the Coordinator.
+// everything about delivery to the Coordinator, which joins it to its group
+// as a SessionSink (net/session_sink.h).
 //
 // A protocol violation gets one Error frame, then the connection is closed;
 // the session leaves the Coordinator at once, so its in-flight events go back
@@ -36,7 +37,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start();
 
-  // Called by the Coordinator.
+  // Called by the Coordinator and the SessionSink.
   void welcome(const v1::Welcome& w);
   void send(const v1::ServerFrame& frame);
   void fail(v1::ErrorCode code, const std::string& message);

@@ -1,28 +1,11 @@
-// Coordinator: failed deliveries and retries through SQL (DESIGN.md,
-// "Delivery"; sql/src/70_delivery.sql).
-//
-// A failure (nack, ack timeout, state not resolved) takes the intent and the
-// intents of its key queued behind it out of memory and into SQL:
-// intentlog.record_failure makes it a retry (or a dead letter) and parks the
-// others. Their batches then count as resolved, so the partition's cursor
-// moves on and every other key keeps streaming. The key is `held`: its new
-// intents go through intentlog.park, in fetch order, until the SQL rows of
-// the key are delivered. intentlog.due_retries hands back what is due; those
-// events are not in any tracked batch, and their acks go to
-// intentlog.retry_delivered.
-//
-// Order per key: all SQL calls of a partition run one at a time, in the
-// order they were issued (enqueue_sql), and a key stays held while any of
-// its intents waits for park. Crash safety: nothing is resolved in the
-// tracker before its SQL call committed, so a worker killed at any point
-// redelivers from the committed cursor, and park() recognizes what SQL
-// already holds.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <memory>
+#include <set>
 
-#include "worker/coordinator.h"
+#include "worker/delivery/retry_book.h"
+#include "worker/delivery_store.h"
 #include "worker/log_fields.h"
 
 namespace intentlog {
@@ -33,36 +16,36 @@ constexpr int kDueRows = 200;
 
 }  // namespace
 
-void Coordinator::enqueue_sql(PartitionStream& st, SqlWork work) {
+void RetryBook::enqueue_sql(PartitionStream& st, SqlWork work) {
   st.sql_ops.push_back(std::move(work));
   if (!st.sql_busy) run_sql(st.id);
 }
 
 // Runs the stream's first queued SQL call; on failure it is tried again
 // (the calls behind it wait: their order is the point).
-void Coordinator::run_sql(std::uint64_t id) {
-  PartitionStream* st = find_stream(id);
+void RetryBook::run_sql(std::uint64_t id) {
+  PartitionStream* st = ctx_.find_stream(id);
   if (!st || st->sql_ops.empty()) {
     if (st) st->sql_busy = false;
     return;
   }
   st->sql_busy = true;
-  db_.run([work = st->sql_ops.front()](Store& s) { return work(s); },
+  ctx_.db.run([work = st->sql_ops.front()](Store& s) { return work(s); },
           [this, id](SqlStep step) {
-            PartitionStream* st = find_stream(id);
+            PartitionStream* st = ctx_.find_stream(id);
             if (!st) return;
             st->sql_ops.pop_front();
             step(*st);
             run_sql(id);
           },
           [this, id](const std::string& error) {
-            PartitionStream* st = find_stream(id);
+            PartitionStream* st = ctx_.find_stream(id);
             if (!st) return;
             spdlog::warn("event=delivery_sql_failed group={} domain={} partition={} error={}", q(st->group),
                          q(st->domain), st->partition, q(error));
-            auto timer = std::make_shared<asio::steady_timer>(io_, kSqlRetryDelay);
+            auto timer = std::make_shared<asio::steady_timer>(ctx_.io, kSqlRetryDelay);
             timer->async_wait([this, id, timer](const asio::error_code& ec) {
-              if (!ec && !stopping_) run_sql(id);
+              if (!ec && !ctx_.stopping) run_sql(id);
             });
           });
 }
@@ -71,12 +54,12 @@ void Coordinator::run_sql(std::uint64_t id) {
 // one job (an acknowledged retry must not stay in intentlog.retries and be
 // delivered again); what the results would have changed in memory no longer
 // matters. The call in flight, if any, completes on its own.
-void Coordinator::flush_sql(PartitionStream& st) {
+void RetryBook::flush(PartitionStream& st) {
   std::deque<SqlWork> ops = std::move(st.sql_ops);
   st.sql_ops.clear();
   if (st.sql_busy && !ops.empty()) ops.pop_front();  // the one in flight
   if (ops.empty()) return;
-  db_.run(
+  ctx_.db.run(
       [ops = std::move(ops)](Store& s) {
         for (const auto& work : ops) {
           try {
@@ -94,26 +77,26 @@ void Coordinator::flush_sql(PartitionStream& st) {
 
 // At lease time: claims of a previous owner are void, and the keys SQL holds
 // must be known before the first fetch (their intents must not go out).
-void Coordinator::load_held(PartitionStream& st) {
+void RetryBook::load_held(PartitionStream& st) {
   if (st.held_loading) return;
   st.held_loading = true;
   const std::uint64_t id = st.id;
-  db_.run(
+  ctx_.db.run(
       [g = st.group, d = st.domain, p = st.partition](Store& s) {
         release_claims(s.conn(), g, d, {p});
         return held_keys(s.conn(), g, d, p);
       },
       [this, id](std::vector<std::string> keys) {
-        PartitionStream* st = find_stream(id);
+        PartitionStream* st = ctx_.find_stream(id);
         if (!st) return;
         st->held_loading = false;
         st->held_loaded = true;
         st->sql_held.insert(keys.begin(), keys.end());
         if (!keys.empty()) due_soon(*st);
-        maybe_fetch(*st);
+        st->maybe_fetch();
       },
       [this, id](const std::string& error) {
-        PartitionStream* st = find_stream(id);
+        PartitionStream* st = ctx_.find_stream(id);
         if (!st) return;
         st->held_loading = false;
         st->retry_at = Clock::now() + kSqlRetryDelay;
@@ -125,7 +108,7 @@ void Coordinator::load_held(PartitionStream& st) {
 // Fetched intents of free keys go to the scheduler at once; those of held
 // keys wait for intentlog.park, which parks them (or says they are already
 // held) or, if the key was freed meanwhile, lets them through, in order.
-void Coordinator::accept_fetched(PartitionStream& st, std::uint64_t batch, std::vector<v1::Event> events) {
+void RetryBook::accept_fetched(PartitionStream& st, std::uint64_t batch, std::vector<v1::Event> events) {
   auto to_park = std::make_shared<std::vector<v1::Event>>();
   for (auto& e : events) {
     if (st.sql_held.count(e.key()) || st.parking.count(e.key())) {
@@ -146,18 +129,18 @@ void Coordinator::accept_fetched(PartitionStream& st, std::uint64_t batch, std::
         if (it != st.parking.end() && --it->second == 0) st.parking.erase(it);
         if (held->count(e.seq())) {
           st.tracker.resolve(batch);
-          ++parked_;
+          ++ctx_.stats.parked;
         } else {
           st.scheduler.push(KeyScheduler::Item{batch, std::move(e)});
         }
       }
-      pump(st.assigned);
-      maybe_fetch(st);
+      ctx_.wake(st.assigned);
+      st.maybe_fetch();
     };
   });
 }
 
-void Coordinator::fail_event(PartitionStream& st, std::int64_t seq, std::uint64_t owner, const std::string& error) {
+void RetryBook::fail_event(PartitionStream& st, std::int64_t seq, std::uint64_t owner, const std::string& error) {
   const v1::Event* e = st.scheduler.in_flight_event(seq, owner);
   if (!e) return;
   const std::uint32_t attempt = std::max<std::uint32_t>(e->attempt(), 1);
@@ -193,7 +176,7 @@ void Coordinator::fail_event(PartitionStream& st, std::int64_t seq, std::uint64_
         if (b) st.tracker.resolve(b);
       }
       if (out.outcome == "dead_letter") {
-        ++dead_letters_;
+        ++ctx_.stats.dead_letters;
         spdlog::warn(
             "event=dead_letter group={} domain={} partition={} seq={} key={} attempts={} dead_letter_id={} "
             "parked={}",
@@ -202,17 +185,17 @@ void Coordinator::fail_event(PartitionStream& st, std::int64_t seq, std::uint64_
         due_soon(st);  // with on_dead_letter = continue, the key's next intent is due now
         if (!still_held && !st.parking.count(key)) st.sql_held.erase(key);  // it streams freely again
       } else {
-        ++retries_;
+        ++ctx_.stats.retries;
         spdlog::info("event=retry_scheduled group={} domain={} partition={} seq={} key={} attempt={} outcome={} parked={}",
                      q(st.group), q(st.domain), st.partition, seq, q(key), attempt, out.outcome, followers.size());
       }
-      maybe_fetch(st);
-      pump(st.assigned);
+      st.maybe_fetch();
+      ctx_.wake(st.assigned);
     };
   });
 }
 
-void Coordinator::retry_acked(PartitionStream& st, std::int64_t seq, const std::string& key) {
+void RetryBook::retry_acked(PartitionStream& st, std::int64_t seq, const std::string& key) {
   st.retried.erase(seq);
   enqueue_sql(st, [this, g = st.group, d = st.domain, p = st.partition, seq, key](Store& s) -> SqlStep {
     const std::optional<int> left = retry_delivered(s.conn(), g, d, p, seq);
@@ -228,25 +211,25 @@ void Coordinator::retry_acked(PartitionStream& st, std::int64_t seq, const std::
 
 // Something of the stream's group and domain may be due now (a retry was
 // acknowledged with more of its key parked, a key died): ask at once.
-void Coordinator::due_soon(const PartitionStream& st) {
-  GroupDomain* gd = find_gd(st.group, st.domain);
+void RetryBook::due_soon(const PartitionStream& st) {
+  GroupDomain* gd = ctx_.find_group(st.group, st.domain);
   if (!gd) return;
   gd->due_poll_at = Clock::time_point{};
-  asio::post(io_, [this, key = GroupDomainKey{st.group, st.domain}] {
-    if (GroupDomain* g = find_gd(key.first, key.second)) poll_due(*g, Clock::now());
+  asio::post(ctx_.io, [this, key = GroupDomainKey{st.group, st.domain}] {
+    if (GroupDomain* g = ctx_.find_group(key.first, key.second)) poll_due(*g, Clock::now());
   });
 }
 
-void Coordinator::retry_tick() {
+void RetryBook::poll_all() {
   const auto now = Clock::now();
-  for (auto& [key, gd] : gds_) poll_due(*gd, now);
+  for (auto& [key, gd] : ctx_.groups) poll_due(*gd, now);
 }
 
 // Asks SQL for the retries and parked intents that are due, for the
 // partitions of a (group, domain) held here. Often while keys are held,
 // at the poll interval otherwise (a DBA may redrive dead letters).
-void Coordinator::poll_due(GroupDomain& gd, Clock::time_point now) {
-  if (gd.due_in_flight || stopping_ || now < gd.due_poll_at) return;
+void RetryBook::poll_due(GroupDomain& gd, Clock::time_point now) {
+  if (gd.due_in_flight || ctx_.stopping || now < gd.due_poll_at) return;
   std::vector<int> parts;
   bool any_held = false;
   for (auto& [p, st] : gd.streams) {
@@ -254,16 +237,16 @@ void Coordinator::poll_due(GroupDomain& gd, Clock::time_point now) {
     parts.push_back(p);
     any_held = any_held || !st->sql_held.empty();
   }
-  gd.due_poll_at = now + (any_held ? cfg_.retry_poll : cfg_.poll);
+  gd.due_poll_at = now + (any_held ? ctx_.cfg.retry_poll : ctx_.cfg.poll);
   if (parts.empty()) return;
   gd.due_in_flight = true;
   const GroupDomainKey key{gd.group, gd.domain};
   const std::uint64_t gen = gd.generation;
   // Claimed for longer than the worker may hold it: a state read plus an ack timeout.
-  const auto claim = cfg_.ack_timeout + std::chrono::seconds(30);
-  db_.run([key, parts, claim](Store& s) { return due_retries(s.conn(), key.first, key.second, parts, kDueRows, claim); },
+  const auto claim = ctx_.cfg.ack_timeout + std::chrono::seconds(30);
+  ctx_.db.run([key, parts, claim](Store& s) { return due_retries(s.conn(), key.first, key.second, parts, kDueRows, claim); },
           [this, key, gen](std::vector<v1::Event> events) {
-            GroupDomain* gd = find_gd(key.first, key.second);
+            GroupDomain* gd = ctx_.find_group(key.first, key.second);
             if (!gd || gd->generation != gen) return;
             gd->due_in_flight = false;
             std::set<std::uint64_t> to_pump;
@@ -273,22 +256,22 @@ void Coordinator::poll_due(GroupDomain& gd, Clock::time_point now) {
               PartitionStream& st = *it->second;
               if (!st.retried.insert(e.seq()).second) continue;  // still in memory from an earlier claim
               st.sql_held.insert(e.key());
-              ++redelivered_;
+              ++ctx_.stats.redelivered;
               st.scheduler.push(KeyScheduler::Item{0, std::move(e)});
               if (st.assigned) to_pump.insert(st.assigned);
             }
             if (events.size() >= static_cast<std::size_t>(kDueRows)) gd->due_poll_at = Clock::time_point{};
-            for (std::uint64_t sid : to_pump) pump(sid);
+            for (std::uint64_t sid : to_pump) ctx_.wake(sid);
           },
           [this, key, gen](const std::string& error) {
-            GroupDomain* gd = find_gd(key.first, key.second);
+            GroupDomain* gd = ctx_.find_group(key.first, key.second);
             if (!gd || gd->generation != gen) return;
             gd->due_in_flight = false;
             spdlog::warn("event=due_retries_failed group={} domain={} error={}", q(key.first), q(key.second), q(error));
           });
 }
 
-void Coordinator::check_ack_timeouts(PartitionStream& st, Clock::time_point now) {
+void RetryBook::check_ack_timeouts(PartitionStream& st, Clock::time_point now) {
   if (st.sent.empty()) return;
   std::vector<std::pair<std::int64_t, std::uint64_t>> expired;
   for (auto it = st.sent.begin(); it != st.sent.end();) {
@@ -297,13 +280,13 @@ void Coordinator::check_ack_timeouts(PartitionStream& st, Clock::time_point now)
       it = st.sent.erase(it);  // released (its consumer left) and not handed out again yet
       continue;
     }
-    if (now - who.second >= cfg_.ack_timeout) expired.emplace_back(seq, who.first);
+    if (now - who.second >= ctx_.cfg.ack_timeout) expired.emplace_back(seq, who.first);
     ++it;
   }
   for (const auto& [seq, owner] : expired) {
     spdlog::warn("event=ack_timeout group={} domain={} partition={} seq={} session={} timeout_ms={}", q(st.group),
-                 q(st.domain), st.partition, seq, owner, cfg_.ack_timeout.count());
-    fail_event(st, seq, owner, "ack timeout: not acknowledged within " + std::to_string(cfg_.ack_timeout.count()) +
+                 q(st.domain), st.partition, seq, owner, ctx_.cfg.ack_timeout.count());
+    fail_event(st, seq, owner, "ack timeout: not acknowledged within " + std::to_string(ctx_.cfg.ack_timeout.count()) +
                                    " ms");
   }
 }

@@ -38,7 +38,6 @@ class Server {
   const WorkerConfig& cfg_;
   Coordinator& coordinator_;
   std::vector<std::unique_ptr<Listener>> listeners_;
-  std::uint64_t next_session_id_ = 1;
 };
 
 }  // namespace intentlog

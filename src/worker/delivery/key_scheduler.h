@@ -1,5 +1,5 @@
 // KeyScheduler: per-key concurrency control for one (group, domain, partition)
-// (DESIGN.md, "Delivery").
+// (docs/DESIGN.md, "Delivery").
 //
 // Fetched intents wait in one queue per key, in seq order. Only the head of a
 // key's queue can be handed out, and only while nothing of that key is in
@@ -31,7 +31,7 @@ namespace intentlog {
 class KeyScheduler {
  public:
   using Clock = std::chrono::steady_clock;
-  using Owner = std::uint64_t;  // who holds an in-flight event (a session id)
+  using Owner = std::uint64_t;  // who holds an in-flight event (a member id)
 
   struct Item {
     std::uint64_t batch = 0;  // CommitTracker batch the intent was fetched in

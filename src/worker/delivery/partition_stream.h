@@ -1,8 +1,15 @@
-// PartitionStream: what the worker keeps for one (consumer group, domain,
-// partition) it holds the lease of: the read position, the fetched intents
-// waiting for their keys (KeyScheduler), the batches waiting for acks before
-// their cursor can be committed (CommitTracker), and which consumer of the
-// group it is assigned to. Plain state; the Coordinator drives it.
+// PartitionStream: one (consumer group, domain, partition) this worker holds
+// the lease of. It reads the partition through the snapshot cursor into a
+// bounded buffer (a fetch only while fewer than buffer_events intents and
+// buffer_bytes are held, sized by the average event), keeps the fetched
+// intents per key (KeyScheduler: one in flight per key, in seq order), and
+// tracks which fetched batches are fully acknowledged, committing the cursor
+// after them every commit_interval (CommitTracker: at-least-once).
+//
+// It does not know who consumes it: `assigned` is a member id, the
+// Dispatcher hands its ready events to that member's Sink, and acks come
+// back through ack(). Held keys, parking and retries are the RetryBook's
+// (the fields under "Failed deliveries" are its state).
 #pragma once
 
 #include <chrono>
@@ -16,27 +23,40 @@
 #include <unordered_set>
 #include <utility>
 
-#include "worker/commit_tracker.h"
-#include "worker/key_scheduler.h"
+#include "worker/delivery/commit_tracker.h"
+#include "worker/delivery/key_scheduler.h"
 
 namespace intentlog {
 
 class Store;
-struct PartitionStream;
+class PartitionStream;
+class RetryBook;
+struct DeliveryContext;
 // A delivery SQL call of a partition: the work runs on a DbPool thread and
 // returns what to do with the stream on the event loop.
 using SqlStep = std::function<void(PartitionStream&)>;
 using SqlWork = std::function<SqlStep(Store&)>;
 
-struct PartitionStream {
+class PartitionStream {
+ public:
   using Clock = std::chrono::steady_clock;
 
-  PartitionStream(std::uint64_t id_, std::string group_, std::string domain_, int partition_, std::size_t max_in_flight)
-      : id(id_),
-        group(std::move(group_)),
-        domain(std::move(domain_)),
-        partition(partition_),
-        scheduler(max_in_flight) {}
+  PartitionStream(DeliveryContext& ctx, RetryBook& retries, std::uint64_t id_, std::string group_,
+                  std::string domain_, int partition_);
+  PartitionStream(const PartitionStream&) = delete;
+  PartitionStream& operator=(const PartitionStream&) = delete;
+
+  // START_LATEST: reads (and stores) the partition's latest cursor first.
+  void maybe_start();
+  // Fetches if rows may be waiting, a member is assigned and the buffer has room.
+  void maybe_fetch();
+  // Every commit_interval: ack timeouts, a pending start, the cursor commit,
+  // a fetch (`poll`: also when no wake-up came).
+  void on_tick(Clock::time_point now, bool poll);
+  // An ack from `member` of in-flight event `seq`: true if it held it.
+  bool ack(std::int64_t seq, std::uint64_t member);
+  // Closing (lease gone, group retired): the cursor after what was acknowledged, if not stored yet.
+  std::optional<std::string> final_cursor();
 
   // Fetched intents held in memory: waiting for their key, or in flight.
   std::size_t held() const { return scheduler.waiting() + scheduler.in_flight(); }
@@ -64,9 +84,9 @@ struct PartitionStream {
   std::optional<std::string> to_commit;  // committable cursor not yet stored
   Clock::time_point commit_warned_at{};
 
-  std::uint64_t assigned = 0;  // session id of the consumer that gets new events; 0 = none
+  std::uint64_t assigned = 0;  // member id of the sink that gets new events; 0 = none
 
-  // Failed deliveries, retries and parked intents live in SQL
+  // Failed deliveries (the RetryBook's): retries and parked intents live in SQL
   // (sql/src/70_delivery.sql). `sql_held` mirrors the keys held there, so that
   // new intents of those keys go through intentlog.park instead of out;
   // every other key never waits for SQL.
@@ -75,9 +95,9 @@ struct PartitionStream {
   std::unordered_set<std::string> sql_held;
   std::unordered_map<std::string, int> parking;  // key -> fetched intents waiting for intentlog.park
   std::unordered_set<std::int64_t> retried;      // from intentlog.due_retries; not in the tracker
-  // In flight to a consumer since when (ack timeout): seq -> (session, time).
+  // In flight to a member since when (ack timeout): seq -> (member, time).
   std::unordered_map<std::int64_t, std::pair<std::uint64_t, Clock::time_point>> sent;
-  std::unordered_map<std::int64_t, std::uint64_t> resolving;  // seq -> session: state being read before the send
+  std::unordered_map<std::int64_t, std::uint64_t> resolving;  // seq -> member: state being read before the send
   // The partition's delivery SQL runs one call at a time, in order: a park
   // after the failure that held its key, a retry_delivered after the parks
   // queued before it.
@@ -87,6 +107,12 @@ struct PartitionStream {
   // Progressive consistency reads: the domain's state_query (empty: none).
   std::string state_query;
   std::chrono::milliseconds consistency_timeout{5000};
+
+ private:
+  void start_commit();
+
+  DeliveryContext& ctx_;
+  RetryBook& retries_;
 };
 
 }  // namespace intentlog

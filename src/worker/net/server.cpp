@@ -1,4 +1,4 @@
-#include "worker/server.h"
+#include "worker/net/server.h"
 
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -9,8 +9,9 @@
 #include <stdexcept>
 
 #include "worker/coordinator.h"
+#include "worker/delivery/sink.h"
 #include "worker/log_fields.h"
-#include "worker/session.h"
+#include "worker/net/session.h"
 
 namespace intentlog {
 namespace {
@@ -84,7 +85,7 @@ void Server::accept(Listener& l) {
         }
       }
       auto session =
-          std::make_shared<Session>(std::move(socket), next_session_id_++, tcp, std::move(peer), cfg_, coordinator_);
+          std::make_shared<Session>(std::move(socket), allocate_member_id(), tcp, std::move(peer), cfg_, coordinator_);
       session->start();
     } else {
       spdlog::warn("event=accept_failed endpoint={} error={}", q(l.endpoint.to_string()), q(ec.message()));

@@ -1,27 +1,13 @@
-// Coordinator: progressive consistency reads (DESIGN.md, "Smart consumer";
-// worker/state_resolver.h).
-//
-// For a domain with a state_query, an event handed out by the scheduler is
-// not sent at once: its key's state is read first (standby, then primary),
-// and read again with back-off while even the primary is older than the
-// intent's expected_version. The event stays in flight for its consumer
-// meanwhile, so its key's order holds. Resolved: sent with the state.
-// consistency_timeout passed, or the query failed: a failed delivery (SQL
-// retry, like a nack).
-//
-// The standby is optional to correctness: when it cannot be connected to,
-// StandbyBackoff marks it down and the reads go to the primary (state source
-// primary) until a probe after the back-off reaches it again; standby_down
-// and standby_up are logged once per outage.
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cctype>
+#include <cstdlib>
 #include <memory>
 
-#include "worker/coordinator.h"
+#include "worker/delivery/state_reads.h"
+#include "worker/delivery/retry_book.h"
 #include "worker/log_fields.h"
-#include "worker/state_resolver.h"
 
 namespace intentlog {
 namespace {
@@ -92,8 +78,18 @@ Resolution read_state_on_pool(Store& s, const std::string& conninfo, std::uint64
 
 }  // namespace
 
-void Coordinator::resolve_state(PartitionStream& st, std::uint64_t sid, std::int64_t seq, Clock::time_point deadline,
-                                std::uint32_t reads) {
+StateReads::StateReads(DeliveryContext& ctx, RetryBook& retries, Deliver deliver, Refund refund)
+    : ctx_(ctx),
+      retries_(retries),
+      deliver_(std::move(deliver)),
+      refund_(std::move(refund)),
+      // A connect_timeout in the conninfo or in PGCONNECT_TIMEOUT is the user's.
+      standby_conninfo_(ctx.cfg.replica.empty() || std::getenv("PGCONNECT_TIMEOUT")
+                            ? ctx.cfg.replica
+                            : with_connect_timeout(ctx.cfg.replica, kStandbyConnectTimeoutSeconds)) {}
+
+void StateReads::resolve(PartitionStream& st, std::uint64_t sid, std::int64_t seq, Clock::time_point deadline,
+                         std::uint32_t reads) {
   const v1::Event* e = st.scheduler.in_flight_event(seq, sid);
   if (!e) return;
   st.resolving[seq] = sid;
@@ -106,16 +102,16 @@ void Coordinator::resolve_state(PartitionStream& st, std::uint64_t sid, std::int
   // Down and backing off: the primary alone (the Event says so).
   const StandbyBackoff::Ticket ticket =
       standby_conninfo_.empty() ? StandbyBackoff::Ticket{} : standby_.acquire(Clock::now());
-  db_.run(
+  ctx_.db.run(
       [conninfo = ticket.use ? standby_conninfo_ : std::string(), epoch = ticket.epoch, broken = standby_broken_,
        query = st.state_query, key = e->key(), expected, statement_timeout](Store& s) {
         return read_state_on_pool(s, conninfo, epoch, *broken, query, key, expected, statement_timeout);
       },
       [this, id, sid, seq, deadline, reads, ticket](Resolution r) {
         note_standby(ticket, r);  // first: a probe's outcome must not be lost with its stream
-        PartitionStream* st = find_stream(id);
+        PartitionStream* st = ctx_.find_stream(id);
         if (!st) return;
-        state_reads_ += r.reads;
+        ctx_.stats.state_reads += r.reads;
         if (r.standby == StandbyOutcome::kReached && !r.standby_error.empty()) {
           // A query error on the standby (the primary was read instead).
           const auto now = Clock::now();
@@ -137,34 +133,29 @@ void Coordinator::resolve_state(PartitionStream& st, std::uint64_t sid, std::int
           v1::Event out = *e;
           *out.mutable_state() = std::move(r.state);
           out.mutable_state()->set_reads(total);
-          send_event(*st, sid, out);
+          deliver_(*st, sid, out);
           return;
         }
         const auto now = Clock::now();
         if (r.status == Resolution::Status::kNotYet && now + next_read_delay(total) < deadline) {
-          auto timer = std::make_shared<asio::steady_timer>(io_, next_read_delay(total));
-          timer->async_wait([this, id, sid, seq, deadline, total, timer](const asio::error_code& ec) {
-            PartitionStream* st = find_stream(id);
-            if (ec || stopping_ || !st) return;
-            resolve_state(*st, sid, seq, deadline, total);
-          });
+          retry_later(id, sid, seq, deadline, total, next_read_delay(total));
           return;
         }
         st->resolving.erase(it);
-        refund_credit(sid);
+        refund_(sid);
         const std::string error = r.status == Resolution::Status::kNotYet
                                       ? "consistency_timeout (" + std::to_string(st->consistency_timeout.count()) +
                                             " ms, " + std::to_string(total) + " reads): " + r.error
                                       : r.error;
         spdlog::warn("event=state_unresolved group={} domain={} partition={} seq={} reads={} error={}", q(st->group),
                      q(st->domain), st->partition, seq, total, q(error));
-        fail_event(*st, seq, sid, error);
+        retries_.fail_event(*st, seq, sid, error);
       },
       [this, id, sid, seq, deadline, reads, ticket](const std::string& error) {
         // The primary could not be read (connection lost): read again
         // until the deadline, then fail the delivery.
         standby_.abandoned(ticket);
-        PartitionStream* st = find_stream(id);
+        PartitionStream* st = ctx_.find_stream(id);
         if (!st) return;
         auto it = st->resolving.find(seq);
         if (it == st->resolving.end() || it->second != sid || !st->scheduler.in_flight_event(seq, sid)) {
@@ -172,23 +163,18 @@ void Coordinator::resolve_state(PartitionStream& st, std::uint64_t sid, std::int
           return;
         }
         if (Clock::now() + next_read_delay(reads + 1) < deadline) {
-          auto timer = std::make_shared<asio::steady_timer>(io_, next_read_delay(reads + 1));
-          timer->async_wait([this, id, sid, seq, deadline, reads, timer](const asio::error_code& ec) {
-            PartitionStream* st = find_stream(id);
-            if (ec || stopping_ || !st) return;
-            resolve_state(*st, sid, seq, deadline, reads + 1);
-          });
+          retry_later(id, sid, seq, deadline, reads + 1, next_read_delay(reads + 1));
           return;
         }
         st->resolving.erase(it);
-        refund_credit(sid);
-        fail_event(*st, seq, sid, "state read failed: " + error);
+        refund_(sid);
+        retries_.fail_event(*st, seq, sid, "state read failed: " + error);
       });
 }
 
 // Moves StandbyBackoff with what a read found, and logs the transitions
 // (once per outage, not per intent; failed probes at debug level).
-void Coordinator::note_standby(const StandbyBackoff::Ticket& ticket, const Resolution& r) {
+void StateReads::note_standby(const StandbyBackoff::Ticket& ticket, const Resolution& r) {
   if (!ticket.use) return;
   const auto now = Clock::now();
   std::string error = r.standby_error;  // libpq's messages end with a newline
@@ -219,19 +205,14 @@ void Coordinator::note_standby(const StandbyBackoff::Ticket& ticket, const Resol
   }
 }
 
-void Coordinator::send_event(PartitionStream& st, std::uint64_t sid, const v1::Event& e) {
-  auto m = members_.find(sid);
-  if (m == members_.end()) return;
-  v1::ServerFrame frame;
-  *frame.mutable_batch()->add_events() = e;
-  st.sent[e.seq()] = {sid, Clock::now()};
-  ++delivered_;
-  m->second.session->send(frame);
-}
-
-void Coordinator::refund_credit(std::uint64_t sid) {
-  auto m = members_.find(sid);
-  if (m != members_.end()) m->second.session->refund_credit(1);
+void StateReads::retry_later(std::uint64_t id, std::uint64_t sid, std::int64_t seq, Clock::time_point deadline,
+                             std::uint32_t reads, Clock::duration delay) {
+  auto timer = std::make_shared<asio::steady_timer>(ctx_.io, delay);
+  timer->async_wait([this, id, sid, seq, deadline, reads, timer](const asio::error_code& ec) {
+    PartitionStream* st = ctx_.find_stream(id);
+    if (ec || ctx_.stopping || !st) return;
+    resolve(*st, sid, seq, deadline, reads);
+  });
 }
 
 }  // namespace intentlog

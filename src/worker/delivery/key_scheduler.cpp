@@ -1,4 +1,4 @@
-#include "worker/key_scheduler.h"
+#include "worker/delivery/key_scheduler.h"
 
 namespace intentlog {
 

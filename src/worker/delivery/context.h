@@ -1,0 +1,91 @@
+// DeliveryContext: what the delivery parts share, owned by the Coordinator:
+// the event loop, the configuration, the SQL pool, the counters of the stats
+// line, and the two indexes through which SQL results find their target
+// again (a stream by id, a group's domain by name), so that one closed
+// meanwhile is simply not found. Everything here is touched on the event
+// loop thread only.
+#pragma once
+
+#include <asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "intentlog/v1/stream.pb.h"
+#include "worker/db_pool.h"
+#include "worker/worker_config.h"
+
+namespace intentlog {
+
+class PartitionStream;
+
+struct DeliveryStats {
+  std::uint64_t fetched = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t acked = 0;
+  std::uint64_t nacked = 0;
+  std::uint64_t commits = 0;
+  std::uint64_t retries = 0;       // failures handed to SQL as retries
+  std::uint64_t dead_letters = 0;  // failures that made dead letters
+  std::uint64_t parked = 0;        // fetched intents parked behind their key
+  std::uint64_t redelivered = 0;   // events from intentlog.due_retries
+  std::uint64_t state_reads = 0;   // consistency reads made
+};
+
+using GroupDomainKey = std::pair<std::string, std::string>;  // (group, domain)
+
+// One consumer group reading one domain on this worker: its members here,
+// the partitions it holds the lease of (one PartitionStream each), and the
+// state of its lease, gap and due-retry calls.
+struct GroupDomain {
+  using Clock = std::chrono::steady_clock;
+
+  std::string group;
+  std::string domain;
+  std::uint64_t generation = 0;         // SQL results of an older (group, domain) are ignored
+  std::vector<std::uint64_t> members;   // member ids, ascending
+  std::map<int, std::unique_ptr<PartitionStream>> streams;
+  v1::Start start = v1::START_COMMITTED;  // of the member that opened it
+  std::map<int, std::int64_t> positions;  // START_POSITION: partition -> after_seq
+  bool first_leases = true;               // start applies to the first leases only
+  bool lease_in_flight = false;
+  Clock::time_point lease_ok_at;
+  bool gaps_in_flight = false;
+  bool due_in_flight = false;     // intentlog.due_retries running
+  Clock::time_point due_poll_at;  // next due_retries call
+
+  ~GroupDomain();
+};
+
+struct DeliveryContext {
+  DeliveryContext(asio::io_context& io_, const WorkerConfig& cfg_, DbPool& db_) : io(io_), cfg(cfg_), db(db_) {}
+
+  PartitionStream* find_stream(std::uint64_t id) const {
+    auto it = streams.find(id);
+    return it == streams.end() ? nullptr : it->second;
+  }
+  GroupDomain* find_group(const std::string& group, const std::string& domain) const {
+    auto it = groups.find(GroupDomainKey{group, domain});
+    return it == groups.end() ? nullptr : it->second.get();
+  }
+
+  asio::io_context& io;
+  const WorkerConfig& cfg;
+  DbPool& db;
+  bool stopping = false;  // shutting down: no new work
+  DeliveryStats stats;
+
+  std::map<GroupDomainKey, std::unique_ptr<GroupDomain>> groups;  // owned; the Membership adds and removes
+  std::unordered_map<std::uint64_t, PartitionStream*> streams;    // every open stream, by id
+  // "Events for this member may be ready": the Dispatcher's pump (wired by
+  // the Coordinator; member 0 = none, ignored).
+  std::function<void(std::uint64_t member)> wake;
+};
+
+}  // namespace intentlog

@@ -1,0 +1,53 @@
+// Leases: which worker streams which partition of a (group, domain)
+// (docs/DESIGN.md, "Delivery"). The only code that calls intentlog.lease_*:
+// for every (group, domain) with a member here it takes an even share of the
+// partitions and renews it every third of the lease time; it gives them back
+// when the group's last member here leaves, so another worker's members take
+// over at once instead of after expiry. A lease not renewed for a whole
+// lease time is treated as lost: another worker may own it now.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <pqxx/pqxx>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "worker/delivery/context.h"
+
+namespace intentlog {
+
+class Leases {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // The partitions this worker holds now (after an acquire or renewal).
+  using Held = std::function<void(GroupDomain&, const std::vector<int>& partitions)>;
+
+  Leases(DeliveryContext& ctx, Held on_held) : ctx_(ctx), on_held_(std::move(on_held)) {}
+
+  // Takes or renews this worker's share (one call in flight per group domain).
+  void acquire(GroupDomain& gd);
+  // No renewal succeeded for a whole lease time.
+  bool expired(const GroupDomain& gd, Clock::time_point now) const {
+    return !gd.streams.empty() && now - gd.lease_ok_at > ctx_.cfg.lease_ttl;
+  }
+  // The group domain was retired: stores the final cursors (partition,
+  // cursor), then releases every lease of it; `done` runs either way.
+  void release(const GroupDomainKey& key, std::vector<std::pair<int, std::string>> finals,
+               std::function<void()> done);
+
+ private:
+  DeliveryContext& ctx_;
+  Held on_held_;
+};
+
+// intentlog.lease_acquire / intentlog.lease_release on a connection
+// (`partitions` null: all of them).
+std::vector<int> lease_acquire(pqxx::connection& conn, const std::string& worker, const std::string& group,
+                               const std::string& domain, std::int64_t ttl_ms);
+void lease_release(pqxx::connection& conn, const std::string& worker, const std::string& group,
+                   const std::string& domain, const std::vector<int>* partitions);
+
+}  // namespace intentlog

@@ -1,0 +1,190 @@
+#include "worker/delivery/partition_stream.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "worker/delivery/context.h"
+#include "worker/delivery/retry_book.h"
+#include "worker/log_fields.h"
+
+namespace intentlog {
+namespace {
+
+constexpr auto kRetryDelay = std::chrono::seconds(1);
+constexpr auto kWarnEvery = std::chrono::seconds(10);
+
+}  // namespace
+
+GroupDomain::~GroupDomain() = default;
+
+PartitionStream::PartitionStream(DeliveryContext& ctx, RetryBook& retries, std::uint64_t id_, std::string group_,
+                                 std::string domain_, int partition_)
+    : id(id_),
+      group(std::move(group_)),
+      domain(std::move(domain_)),
+      partition(partition_),
+      scheduler(ctx.cfg.max_in_flight),
+      ctx_(ctx),
+      retries_(retries) {}
+
+void PartitionStream::maybe_start() {
+  if (started || starting || ctx_.stopping || Clock::now() < retry_at) return;
+  starting = true;
+  DeliveryContext& ctx = ctx_;
+  ctx.db.run(
+      [g = group, d = domain, p = partition](Store& s) {
+        std::string c = s.latest_cursor(d, p);
+        // Stored at once, so that a restart resumes from "latest as of
+        // the consumer's start" rather than from an older cursor.
+        try {
+          s.commit_cursor(g, d, p, c);
+        } catch (const pqxx::broken_connection&) {
+          throw;
+        } catch (const std::exception&) {
+        }
+        return c;
+      },
+      [&ctx, id = id](std::string cursor) {
+        PartitionStream* st = ctx.find_stream(id);
+        if (!st) return;
+        st->starting = false;
+        st->started = true;
+        st->fetch_cursor = std::move(cursor);
+        st->dirty = true;
+        st->maybe_fetch();
+      },
+      [&ctx, id = id](const std::string& error) {
+        PartitionStream* st = ctx.find_stream(id);
+        if (!st) return;
+        st->starting = false;
+        st->retry_at = Clock::now() + kRetryDelay;
+        spdlog::warn("event=start_failed group={} domain={} partition={} error={}", q(st->group), q(st->domain),
+                     st->partition, q(error));
+      });
+}
+
+void PartitionStream::maybe_fetch() {
+  if (ctx_.stopping || !started || fetching || !dirty || assigned == 0) return;
+  if (Clock::now() < retry_at) return;
+  if (!held_loaded) {
+    retries_.load_held(*this);  // fetches wait until the keys held in SQL are known
+    return;
+  }
+  const WorkerConfig& cfg = ctx_.cfg;
+  const std::size_t in_memory = held();
+  const std::size_t bytes = scheduler.bytes();
+  if (in_memory >= cfg.buffer_events || bytes >= cfg.buffer_bytes) return;
+  std::size_t room = std::min(cfg.buffer_events - in_memory, (cfg.buffer_bytes - bytes) / avg_event_bytes);
+  // Avoid a trickle of tiny fetches into a nearly full buffer.
+  const std::size_t capacity = std::min(cfg.buffer_events, cfg.buffer_bytes / avg_event_bytes);
+  if (in_memory > 0 && room < std::min<std::size_t>(cfg.fetch_rows, capacity) / 2) return;
+  room = std::max<std::size_t>(room, 1);
+  const int rows = static_cast<int>(std::min<std::size_t>(room, static_cast<std::size_t>(cfg.fetch_rows)));
+  fetching = true;
+  dirty = false;
+  DeliveryContext& ctx = ctx_;
+  ctx.db.run([g = group, d = domain, p = partition, rows,
+              c = fetch_cursor](Store& s) { return s.fetch(g, d, p, rows, c); },
+             [&ctx, id = id, rows](FetchResult r) {
+               PartitionStream* st = ctx.find_stream(id);
+               if (!st) return;
+               st->fetching = false;
+               if (!r.events.empty()) {
+                 const std::size_t n = r.events.size();
+                 const std::uint64_t batch = st->tracker.add_batch(r.next_cursor, n);
+                 const std::size_t before = st->scheduler.bytes();
+                 st->retries_.accept_fetched(*st, batch, std::move(r.events));
+                 st->avg_event_bytes =
+                     std::max<std::size_t>(64, (st->avg_event_bytes + (st->scheduler.bytes() - before) / n) / 2);
+                 st->fetch_cursor = std::move(r.next_cursor);
+                 if (n >= static_cast<std::size_t>(rows)) st->dirty = true;  // probably more behind
+                 ctx.stats.fetched += n;
+                 ctx.wake(st->assigned);
+               }
+               st->maybe_fetch();
+             },
+             [&ctx, id = id](const std::string& error) {
+               PartitionStream* st = ctx.find_stream(id);
+               if (!st) return;
+               st->fetching = false;
+               st->dirty = true;
+               const auto now = Clock::now();
+               st->retry_at = now + kRetryDelay;
+               if (now - st->fetch_warned_at > kWarnEvery) {  // one line per outage, not one per second
+                 st->fetch_warned_at = now;
+                 spdlog::warn("event=fetch_failed group={} domain={} partition={} error={}", q(st->group),
+                              q(st->domain), st->partition, q(error));
+               }
+             });
+}
+
+void PartitionStream::on_tick(Clock::time_point now, bool poll) {
+  if (poll) dirty = true;
+  retries_.check_ack_timeouts(*this, now);
+  if (!started) maybe_start();
+  if (!committing) {
+    if (auto c = tracker.take_committable()) to_commit = std::move(c);
+    if (to_commit) start_commit();
+  }
+  maybe_fetch();
+}
+
+void PartitionStream::start_commit() {
+  committing = true;
+  const std::string cursor = *to_commit;
+  DeliveryContext& ctx = ctx_;
+  ctx.db.run(
+      [g = group, d = domain, p = partition, cursor](Store& s) {
+        s.commit_cursor(g, d, p, cursor);
+        return true;
+      },
+      [&ctx, id = id, cursor](bool) {
+        ++ctx.stats.commits;
+        PartitionStream* st = ctx.find_stream(id);
+        if (!st) return;
+        st->committing = false;
+        if (st->to_commit == cursor) st->to_commit.reset();
+      },
+      [&ctx, id = id, cursor](const std::string& error) {
+        PartitionStream* st = ctx.find_stream(id);
+        if (!st) return;
+        st->committing = false;
+        if (error.find("backwards") != std::string::npos) {
+          // Replaying behind the group's committed cursor (START_EARLIEST or
+          // a position): nothing to store until the replay passes it.
+          if (st->to_commit == cursor) st->to_commit.reset();
+          return;
+        }
+        const auto now = Clock::now();
+        if (now - st->commit_warned_at > kWarnEvery) {
+          st->commit_warned_at = now;
+          spdlog::warn("event=commit_failed group={} domain={} partition={} error={}", q(st->group), q(st->domain),
+                       st->partition, q(error));
+        }
+      });
+}
+
+bool PartitionStream::ack(std::int64_t seq, std::uint64_t member) {
+  if (resolving.count(seq)) return false;  // not sent yet: an ack for it is bogus
+  const bool was_retry = retried.count(seq) > 0;
+  const v1::Event* e = was_retry ? scheduler.in_flight_event(seq, member) : nullptr;
+  const std::string key = e ? e->key() : std::string();
+  auto batch = scheduler.ack(seq, member);
+  if (!batch) return false;
+  sent.erase(seq);
+  if (was_retry) {
+    retries_.retry_acked(*this, seq, key);  // in no tracked batch: SQL holds it
+  } else {
+    tracker.resolve(*batch);
+  }
+  ++ctx_.stats.acked;
+  return true;
+}
+
+std::optional<std::string> PartitionStream::final_cursor() {
+  if (auto c = tracker.take_committable()) to_commit = std::move(c);
+  return to_commit;
+}
+
+}  // namespace intentlog
