@@ -1,6 +1,14 @@
 // How intentlog-tail prints what it receives: one JSON object per line (the
 // Event fields, payload in base64, headers as the JSON object they are), or a
 // short human-readable text line.
+//
+// Written by hand rather than with google::protobuf::util::MessageToJsonString:
+// proto3 JSON would print seq and expected_version (int64) as strings, omit
+// null fields instead of printing null, give timestamps 0, 3, 6 or 9
+// fractional digits, and quote headers_json and state JSON instead of
+// embedding them; consumers of these lines (and the tests) read numbers,
+// nulls, six-digit timestamps and embedded objects. Decoded payloads
+// ("payload_json") are protobuf's own JSON (PayloadCodec::to_json).
 #pragma once
 
 #include <string>

@@ -1,30 +1,25 @@
 // intentlog-tail: a consumer on the command line. Connects to an
 // intentlog-worker, joins a consumer group, prints every event it receives
-// (one per line) and acknowledges it once printed.
-#include <unistd.h>
-
+// (one per line) and acknowledges it once printed. The protocol is the
+// client library's (client/consumer.h); this file is options and printing.
 #include <asio.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
-#include <deque>
-#include <map>
-#include <set>
-#include <memory>
-
-#include "common/frame_reader.h"
-#include "common/payload_codec.h"
-#include "common/schema_compat.h"
-#include "common/frame_writer.h"
+#include "client/consumer.h"
+#include "client/schema_cache.h"
+#include "common/endpoint.h"
 #include "intentlog/v1/stream.pb.h"
-#include "worker/endpoint.h"
 #include "worker/event_format.h"
 
 using namespace intentlog;
@@ -186,44 +181,58 @@ bool parse(int argc, char** argv, Options* o, std::string* error, bool* help) {
 
 class Tail {
  public:
-  Tail(asio::io_context& io, const Options& o) : io_(io), o_(o), socket_(io), idle_(io), reader_(128u << 20) {}
+  Tail(asio::io_context& io, const Options& o) : io_(io), o_(o), consumer_(io), idle_(io) {}
 
   int run() {
-    asio::error_code ec;
-    if (o_.connect.kind == Endpoint::Kind::kUnix) {
-      socket_.connect(asio::local::stream_protocol::endpoint(o_.connect.path), ec);
-    } else {
-      asio::ip::tcp::resolver resolver(io_);
-      auto results = resolver.resolve(o_.connect.host, std::to_string(o_.connect.port), ec);
-      if (!ec) {
-        ec = asio::error::host_not_found;
-        for (const auto& r : results) {
-          socket_.close();
-          socket_.connect(r.endpoint(), ec);
-          if (!ec) break;
-        }
-      }
-      if (!ec) socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-    }
-    if (ec) {
+    std::string error;
+    if (!consumer_.connect(o_.connect, &error)) {
       std::fprintf(stderr, "intentlog-tail: cannot connect to %s: %s\n", o_.connect.to_string().c_str(),
-                   ec.message().c_str());
+                   error.c_str());
       return 1;
     }
-    v1::ClientFrame hello;
-    v1::Hello* h = hello.mutable_hello();
-    h->set_protocol_version(1);
-    h->set_token(o_.token);
-    h->set_group(o_.group);
-    for (const auto& d : o_.domains) h->add_domains(d);
-    h->set_start(o_.start);
-    h->set_client_name(o_.client_name);
+    client::Consumer::Handlers h;
+    h.welcome = [](const v1::Welcome& w) {
+      std::fprintf(stderr, "intentlog-tail: connected to worker %s (session %llu)\n", w.worker_id().c_str(),
+                   static_cast<unsigned long long>(w.session_id()));
+    };
+    h.batch = [this](const v1::Batch& b) {
+      if (!request_schemas(b)) return;
+      queued_.emplace_back(b);
+      drain();
+    };
+    h.gap = [this](const v1::Gap& g) {
+      queued_.emplace_back(g);
+      drain();
+    };
+    h.schema = [this](const v1::Schema& sc) {
+      std::string error;
+      // A schema that cannot be had still unblocks its events: they print undecoded.
+      if (!schemas_.add(sc, &error))
+        std::fprintf(stderr, "intentlog-tail: no schema %d of %s: %s\n", sc.schema_version(), sc.domain().c_str(),
+                     error.c_str());
+      drain();
+    };
+    h.error = [this](const v1::Error& e) {
+      std::fprintf(stderr, "intentlog-tail: worker error %s: %s\n", v1::ErrorCode_Name(e.code()).c_str(),
+                   e.message().c_str());
+      finish(1);
+    };
+    h.closed = [this](const std::string& reason) {
+      std::fprintf(stderr, "intentlog-tail: %s\n", reason.c_str());
+      finish(1);
+    };
+    consumer_.start(std::move(h));
+    client::HelloOptions hello;
+    hello.group = o_.group;
+    hello.domains = o_.domains;
+    hello.start = o_.start;
+    hello.token = o_.token;
+    hello.client_name = o_.client_name;
     outstanding_ = o_.limit ? static_cast<std::uint32_t>(std::min<std::uint64_t>(o_.credit, o_.limit)) : o_.credit;
-    h->set_initial_credit(outstanding_);
-    if (!write(hello)) return 1;
+    hello.initial_credit = outstanding_;
+    if (!consumer_.hello(hello)) return 1;
     last_event_ = std::chrono::steady_clock::now();
     arm_idle();
-    read();
     io_.run();
     return status_;
   }
@@ -231,24 +240,9 @@ class Tail {
  private:
   void finish(int status) {
     status_ = status;
-    asio::error_code ignored;
     idle_.cancel();
-    socket_.shutdown(asio::socket_base::shutdown_both, ignored);
-    socket_.close(ignored);
+    consumer_.close();
     io_.stop();
-  }
-
-  bool write(const v1::ClientFrame& f) {
-    std::string buf;
-    append_frame(f, &buf);
-    asio::error_code ec;
-    asio::write(socket_, asio::buffer(buf), ec);
-    if (ec) {
-      std::fprintf(stderr, "intentlog-tail: connection lost: %s\n", ec.message().c_str());
-      finish(1);
-      return false;
-    }
-    return true;
   }
 
   void arm_idle() {
@@ -264,143 +258,51 @@ class Tail {
     });
   }
 
-  void read() {
-    socket_.async_read_some(asio::buffer(buf_), [this](const asio::error_code& ec, std::size_t n) {
-      if (ec) {
-        if (ec != asio::error::operation_aborted) {
-          std::fprintf(stderr, "intentlog-tail: connection closed by the worker: %s\n", ec.message().c_str());
-          finish(1);
-        }
-        return;
-      }
-      reader_.feed(buf_.data(), n);
-      for (;;) {
-        v1::ServerFrame f;
-        const auto st = reader_.next(&f);
-        if (st == FrameReader::Status::kNeedMore) break;
-        if (st != FrameReader::Status::kFrame) {
-          std::fprintf(stderr, "intentlog-tail: bad frame from the worker: %s\n", describe(st));
-          finish(1);
-          return;
-        }
-        if (!handle(f)) return;
-      }
-      read();
-    });
-  }
-
-  // false once the tail is done. Batches whose payloads need a schema this
-  // tail has not seen wait (with everything after them, to keep the order)
-  // until the worker's Schema frames arrive.
-  bool handle(const v1::ServerFrame& f) {
-    if (f.frame_case() == v1::ServerFrame::kSchema) {
-      on_schema(f.schema());
-      return drain();
-    }
-    if (f.frame_case() == v1::ServerFrame::kBatch || f.frame_case() == v1::ServerFrame::kGap) {
-      if (f.frame_case() == v1::ServerFrame::kBatch && !request_schemas(f.batch())) return false;
-      queued_.push_back(f);
-      return drain();
-    }
-    return process(f);
-  }
-
-  using SchemaKey = std::pair<std::string, int>;
-
-  // Sends a SchemaRequest for each (domain, version) of the batch not known
-  // or asked for yet. Only the JSON format decodes payloads.
+  // Asks for the schemas the batch's payloads need. Only the JSON format
+  // decodes payloads.
   bool request_schemas(const v1::Batch& b) {
     if (!o_.json) return true;
-    for (const auto& e : b.events()) {
-      if (e.schema_version() <= 0 || e.payload().empty()) continue;
-      SchemaKey k{e.domain(), e.schema_version()};
-      if (codecs_.count(k) || asked_.count(k)) continue;
-      asked_[k] = true;
-      v1::ClientFrame req;
-      req.mutable_schema_request()->set_domain(e.domain());
-      req.mutable_schema_request()->set_schema_version(e.schema_version());
-      if (!write(req)) return false;
-    }
+    for (const auto& [domain, version] : schemas_.to_request(b))
+      if (!consumer_.request_schema(domain, version)) return false;
     return true;
   }
 
-  void on_schema(const v1::Schema& sc) {
-    SchemaKey k{sc.domain(), sc.schema_version()};
-    asked_.erase(k);
-    std::string error = sc.error();
-    std::unique_ptr<ProtoSchema> schema;
-    if (error.empty()) schema = ProtoSchema::parse(sc.descriptor_set(), sc.message(), &error);
-    // A schema that cannot be had still unblocks its events: they print undecoded.
-    codecs_[k] = schema ? std::make_unique<PayloadCodec>(std::move(schema)) : nullptr;
-    if (!codecs_[k])
-      std::fprintf(stderr, "intentlog-tail: no schema %d of %s: %s\n", sc.schema_version(), sc.domain().c_str(),
-                   error.c_str());
-  }
-
-  bool ready(const v1::ServerFrame& f) const {
-    if (f.frame_case() != v1::ServerFrame::kBatch || !o_.json) return true;
-    for (const auto& e : f.batch().events())
-      if (e.schema_version() > 0 && !e.payload().empty() && !codecs_.count({e.domain(), e.schema_version()}))
-        return false;
-    return true;
-  }
-
-  bool drain() {
-    while (!queued_.empty() && ready(queued_.front())) {
-      v1::ServerFrame f = std::move(queued_.front());
+  // Batches whose payloads need a schema this tail has not seen wait (with
+  // everything after them, to keep the order) until the Schema frames arrive.
+  void drain() {
+    while (!queued_.empty() && consumer_.open()) {
+      auto* batch = std::get_if<v1::Batch>(&queued_.front());
+      if (batch && o_.json && !schemas_.ready(*batch)) return;
+      auto item = std::move(queued_.front());
       queued_.pop_front();
-      if (!process(f)) return false;
+      if (batch) {
+        on_batch(std::get<v1::Batch>(item));
+      } else {
+        const v1::Gap& g = std::get<v1::Gap>(item);
+        const std::string line = o_.json ? gap_json(g) : gap_text(g);
+        std::fprintf(stdout, "%s\n", line.c_str());
+        std::fflush(stdout);
+      }
     }
-    return true;
   }
 
   // The event's JSON line, with the payload decoded through its schema.
   std::string json_line(const v1::Event& e) const {
     std::string line = event_json(e);
-    if (e.schema_version() <= 0 || e.payload().empty()) return line;
-    auto it = codecs_.find({e.domain(), e.schema_version()});
-    if (it == codecs_.end() || !it->second) return line;
+    const PayloadCodec* codec = schemas_.codec(e);
+    if (!codec) return line;
     std::string json, error;
     line.pop_back();  // the closing brace
-    if (it->second->to_json(e.payload(), &json, &error))
+    if (codec->to_json(e.payload(), &json, &error))
       line += ",\"payload_json\":" + json;
     else
       line += ",\"payload_error\":" + json_string(error);
     return line + "}";
   }
 
-  bool process(const v1::ServerFrame& f) {
-    switch (f.frame_case()) {
-      case v1::ServerFrame::kWelcome:
-        std::fprintf(stderr, "intentlog-tail: connected to worker %s (session %llu)\n", f.welcome().worker_id().c_str(),
-                     static_cast<unsigned long long>(f.welcome().session_id()));
-        return true;
-      case v1::ServerFrame::kBatch:
-        return on_batch(f.batch());
-      case v1::ServerFrame::kGap: {
-        const std::string line = o_.json ? gap_json(f.gap()) : gap_text(f.gap());
-        std::fprintf(stdout, "%s\n", line.c_str());
-        std::fflush(stdout);
-        return true;
-      }
-      case v1::ServerFrame::kHeartbeat: {
-        v1::ClientFrame hb;
-        hb.mutable_heartbeat();
-        return write(hb);
-      }
-      case v1::ServerFrame::kError:
-        std::fprintf(stderr, "intentlog-tail: worker error %s: %s\n", v1::ErrorCode_Name(f.error().code()).c_str(),
-                     f.error().message().c_str());
-        finish(1);
-        return false;
-      default:
-        return true;  // Assignment, and frames newer than this client
-    }
-  }
-
-  bool on_batch(const v1::Batch& b) {
+  void on_batch(const v1::Batch& b) {
     last_event_ = std::chrono::steady_clock::now();
-    v1::ClientFrame ack;
+    std::vector<v1::EventId> acks;
     std::string out;
     std::uint32_t printed = 0;
     for (const auto& e : b.events()) {
@@ -409,54 +311,41 @@ class Tail {
       const bool within_limit = !o_.fail_limit || nacked_ < *o_.fail_limit;
       if ((e.attempt() <= o_.fail_first || poison) && within_limit) {
         ++nacked_;
-        v1::ClientFrame nack;
-        auto* id = nack.mutable_nack()->mutable_event();
-        id->set_domain(e.domain());
-        id->set_partition(e.partition());
-        id->set_seq(e.seq());
-        nack.mutable_nack()->set_error(poison ? "--fail-key" : "--fail-first " + std::to_string(o_.fail_first));
-        if (!write(nack)) return false;
+        if (!consumer_.nack(client::Consumer::id_of(e),
+                            poison ? "--fail-key" : "--fail-first " + std::to_string(o_.fail_first)))
+          return;
         continue;
       }
       out += o_.json ? json_line(e) : event_text(e);
       out += '\n';
       ++printed_;
       ++printed;
-      auto* id = ack.mutable_ack()->add_events();
-      id->set_domain(e.domain());
-      id->set_partition(e.partition());
-      id->set_seq(e.seq());
+      acks.push_back(client::Consumer::id_of(e));
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
     std::fflush(stdout);  // printed before acknowledged: at-least-once to stdout
     if (o_.slow_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(o_.slow_ms * printed));
     outstanding_ -= std::min(outstanding_, static_cast<std::uint32_t>(b.events_size()));
-    if (o_.ack && printed > 0 && !write(ack)) return false;
+    if (o_.ack && printed > 0 && !consumer_.ack(acks)) return;
     if (o_.limit && printed_ >= o_.limit) {
       finish(0);
-      return false;
+      return;
     }
     std::uint32_t grant = static_cast<std::uint32_t>(b.events_size());
     if (o_.limit)
       grant = static_cast<std::uint32_t>(std::min<std::uint64_t>(grant, o_.limit - printed_ - outstanding_));
     if (grant > 0) {
-      v1::ClientFrame credit;
-      credit.mutable_credit()->set_events(grant);
       outstanding_ += grant;
-      if (!write(credit)) return false;
+      consumer_.credit(grant);
     }
-    return true;
   }
 
   asio::io_context& io_;
   const Options& o_;
-  asio::generic::stream_protocol::socket socket_;
+  client::Consumer consumer_;
   asio::steady_timer idle_;
-  FrameReader reader_;
-  std::array<char, 64 * 1024> buf_;
-  std::map<SchemaKey, std::unique_ptr<PayloadCodec>> codecs_;  // nullptr: not to be had
-  std::map<SchemaKey, bool> asked_;
-  std::deque<v1::ServerFrame> queued_;
+  client::SchemaCache schemas_;
+  std::deque<std::variant<v1::Batch, v1::Gap>> queued_;
   std::uint64_t printed_ = 0;
   std::uint64_t nacked_ = 0;
   std::uint32_t outstanding_ = 0;

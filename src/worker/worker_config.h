@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "worker/endpoint.h"
+#include "common/endpoint.h"
 
 namespace intentlog {
 

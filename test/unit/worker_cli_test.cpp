@@ -7,7 +7,7 @@
 #include <fstream>
 #include <vector>
 
-#include "worker/endpoint.h"
+#include "common/endpoint.h"
 #include "worker/event_format.h"
 #include "worker/wakeup_listener.h"
 #include "worker/worker_config.h"

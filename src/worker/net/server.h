@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "worker/endpoint.h"
+#include "common/endpoint.h"
 #include "worker/worker_config.h"
 
 namespace intentlog {

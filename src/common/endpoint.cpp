@@ -1,4 +1,4 @@
-#include "worker/endpoint.h"
+#include "common/endpoint.h"
 
 #include <charconv>
 
