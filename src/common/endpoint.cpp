@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "common/cpp_only.h"  // last: see there
+
 namespace intentlog {
 
 std::string Endpoint::to_string() const {

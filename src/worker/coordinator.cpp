@@ -61,8 +61,8 @@ void Coordinator::log_stats() {
   spdlog::info(
       "event=stats sessions={} group_domains={} streams={} fetched={} delivered={} acked={} nacked={} "
       "commits={} retries={} dead_letters={} parked={} redelivered={} state_reads={} db_queue={}",
-      membership_.size(), ctx_.groups.size(), ctx_.streams.size(), s.fetched, s.delivered, s.acked, s.nacked,
-      s.commits, s.retries, s.dead_letters, s.parked, s.redelivered, s.state_reads, ctx_.db.queued());
+      membership_.size(), ctx_.groups.size(), ctx_.streams.size(), s.fetched, s.delivered, s.acked, s.nacked, s.commits,
+      s.retries, s.dead_letters, s.parked, s.redelivered, s.state_reads, ctx_.db.queued());
 }
 
 void Coordinator::tick() {
@@ -105,8 +105,7 @@ void Coordinator::on_schema_request(const std::shared_ptr<Session>& session, con
                 sess->send(f);
               },
               [weak, domain, version](const std::string& error) {
-                spdlog::warn("event=schema_request_failed domain={} version={} error=\"{}\"", domain, version,
-                             error);
+                spdlog::warn("event=schema_request_failed domain={} version={} error=\"{}\"", domain, version, error);
                 if (auto sess = weak.lock()) {
                   v1::ServerFrame f;
                   f.mutable_schema()->set_domain(domain);

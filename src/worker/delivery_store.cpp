@@ -47,9 +47,9 @@ std::string text_array_literal(const std::vector<std::string>& v) {
 std::map<std::string, DeliverySettings> load_delivery_settings(pqxx::connection& conn) {
   pqxx::nontransaction tx(conn);
   std::map<std::string, DeliverySettings> out;
-  for (const auto& r : tx.exec(
-           "SELECT name, coalesce(state_query, ''), (extract(epoch FROM consistency_timeout) * 1000)::int8"
-           " FROM intentlog.domains")) {
+  for (const auto& r :
+       tx.exec("SELECT name, coalesce(state_query, ''), (extract(epoch FROM consistency_timeout) * 1000)::int8"
+               " FROM intentlog.domains")) {
     DeliverySettings s;
     s.state_query = r[1].as<std::string>();
     s.consistency_timeout = std::chrono::milliseconds(r[2].as<std::int64_t>());
@@ -134,8 +134,8 @@ std::vector<std::string> held_keys(pqxx::connection& conn, const std::string& gr
                                    int partition) {
   pqxx::nontransaction tx(conn);
   std::vector<std::string> out;
-  for (const auto& r : tx.exec_params("SELECT key FROM intentlog.held_keys($1, $2, ARRAY[$3::int])", group, domain,
-                                      partition)) {
+  for (const auto& r :
+       tx.exec_params("SELECT key FROM intentlog.held_keys($1, $2, ARRAY[$3::int])", group, domain, partition)) {
     out.push_back(r[0].as<std::string>());
   }
   return out;

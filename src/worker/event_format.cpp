@@ -138,8 +138,8 @@ std::string event_json(const v1::Event& e) {
   if (e.has_state()) {
     const v1::State& st = e.state();
     s += ",\"state\":{\"source\":" + json_string(st.source() == v1::STATE_SOURCE_STANDBY   ? "standby"
-                                                  : st.source() == v1::STATE_SOURCE_PRIMARY ? "primary"
-                                                                                            : "unspecified");
+                                                 : st.source() == v1::STATE_SOURCE_PRIMARY ? "primary"
+                                                                                           : "unspecified");
     s += ",\"version\":" + (st.has_version() ? std::to_string(st.version()) : "null");
     s += ",\"reads\":" + std::to_string(st.reads());
     // json is the database's own json/jsonb text: valid JSON, embedded as is.

@@ -186,8 +186,7 @@ class Tail {
   int run() {
     std::string error;
     if (!consumer_.connect(o_.connect, &error)) {
-      std::fprintf(stderr, "intentlog-tail: cannot connect to %s: %s\n", o_.connect.to_string().c_str(),
-                   error.c_str());
+      std::fprintf(stderr, "intentlog-tail: cannot connect to %s: %s\n", o_.connect.to_string().c_str(), error.c_str());
       return 1;
     }
     client::Consumer::Handlers h;

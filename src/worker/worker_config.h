@@ -39,7 +39,7 @@ struct WorkerConfig {
   // Timing.
   std::chrono::milliseconds poll{500};  // fallback for missed wake-ups
   std::chrono::milliseconds commit_interval{100};
-  std::chrono::milliseconds lease_ttl{10000};    // renewed every ttl/3
+  std::chrono::milliseconds lease_ttl{10000};  // renewed every ttl/3
   // A delivery not acknowledged this long fails like a nack (SQL retry).
   std::chrono::milliseconds ack_timeout{30000};
   std::chrono::milliseconds retry_poll{200};  // intentlog.due_retries while keys are held

@@ -11,8 +11,8 @@
 #include "worker/coordinator.h"
 #include "worker/db_pool.h"
 #include "worker/log_fields.h"
-#include "worker/wakeup_listener.h"
 #include "worker/net/server.h"
+#include "worker/wakeup_listener.h"
 #include "worker/worker_config.h"
 
 using namespace intentlog;

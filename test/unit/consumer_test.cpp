@@ -1,5 +1,7 @@
 // The consumer client library against a peer on a real Unix socket that
 // plays the worker's side of the wire (no worker, no server).
+#include "client/consumer.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "client/consumer.h"
 #include "client/schema_cache.h"
 #include "common/frame_reader.h"
 #include "common/frame_writer.h"

@@ -1,6 +1,8 @@
 // Membership and the Sink seam without a server: the round-robin assignment,
 // and a join refused through the Sink interface (a DbPool that cannot
 // connect leaves the catalog empty, so every domain is unknown).
+#include "worker/delivery/membership.h"
+
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "worker/coordinator.h"
-#include "worker/delivery/membership.h"
 #include "worker/delivery/sink.h"
 
 namespace intentlog {

@@ -48,8 +48,8 @@ struct GroupDomain {
 
   std::string group;
   std::string domain;
-  std::uint64_t generation = 0;         // SQL results of an older (group, domain) are ignored
-  std::vector<std::uint64_t> members;   // member ids, ascending
+  std::uint64_t generation = 0;        // SQL results of an older (group, domain) are ignored
+  std::vector<std::uint64_t> members;  // member ids, ascending
   std::map<int, std::unique_ptr<PartitionStream>> streams;
   v1::Start start = v1::START_COMMITTED;  // of the member that opened it
   std::map<int, std::int64_t> positions;  // START_POSITION: partition -> after_seq

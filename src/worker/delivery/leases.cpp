@@ -10,9 +10,9 @@ std::vector<int> lease_acquire(pqxx::connection& conn, const std::string& worker
                                const std::string& domain, std::int64_t ttl_ms) {
   pqxx::nontransaction tx(conn);
   std::vector<int> out;
-  for (const auto& r :
-       tx.exec_params("SELECT p FROM intentlog.lease_acquire($1, $2, $3, make_interval(secs => $4::int8 / 1000.0)) AS p",
-                      worker, group, domain, ttl_ms)) {
+  for (const auto& r : tx.exec_params(
+           "SELECT p FROM intentlog.lease_acquire($1, $2, $3, make_interval(secs => $4::int8 / 1000.0)) AS p", worker,
+           group, domain, ttl_ms)) {
     out.push_back(r[0].as<int>());
   }
   return out;

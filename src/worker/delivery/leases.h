@@ -35,8 +35,7 @@ class Leases {
   }
   // The group domain was retired: stores the final cursors (partition,
   // cursor), then releases every lease of it; `done` runs either way.
-  void release(const GroupDomainKey& key, std::vector<std::pair<int, std::string>> finals,
-               std::function<void()> done);
+  void release(const GroupDomainKey& key, std::vector<std::pair<int, std::string>> finals, std::function<void()> done);
 
  private:
   DeliveryContext& ctx_;

@@ -10,7 +10,8 @@
 
 namespace intentlog {
 
-std::map<int, std::uint64_t> round_robin(const std::vector<int>& partitions, const std::vector<std::uint64_t>& members) {
+std::map<int, std::uint64_t> round_robin(const std::vector<int>& partitions,
+                                         const std::vector<std::uint64_t>& members) {
   std::vector<int> sorted = partitions;
   std::sort(sorted.begin(), sorted.end());
   std::map<int, std::uint64_t> out;

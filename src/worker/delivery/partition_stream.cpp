@@ -84,39 +84,39 @@ void PartitionStream::maybe_fetch() {
   fetching = true;
   dirty = false;
   DeliveryContext& ctx = ctx_;
-  ctx.db.run([g = group, d = domain, p = partition, rows,
-              c = fetch_cursor](Store& s) { return s.fetch(g, d, p, rows, c); },
-             [&ctx, id = id, rows](FetchResult r) {
-               PartitionStream* st = ctx.find_stream(id);
-               if (!st) return;
-               st->fetching = false;
-               if (!r.events.empty()) {
-                 const std::size_t n = r.events.size();
-                 const std::uint64_t batch = st->tracker.add_batch(r.next_cursor, n);
-                 const std::size_t before = st->scheduler.bytes();
-                 st->retries_.accept_fetched(*st, batch, std::move(r.events));
-                 st->avg_event_bytes =
-                     std::max<std::size_t>(64, (st->avg_event_bytes + (st->scheduler.bytes() - before) / n) / 2);
-                 st->fetch_cursor = std::move(r.next_cursor);
-                 if (n >= static_cast<std::size_t>(rows)) st->dirty = true;  // probably more behind
-                 ctx.stats.fetched += n;
-                 ctx.wake(st->assigned);
-               }
-               st->maybe_fetch();
-             },
-             [&ctx, id = id](const std::string& error) {
-               PartitionStream* st = ctx.find_stream(id);
-               if (!st) return;
-               st->fetching = false;
-               st->dirty = true;
-               const auto now = Clock::now();
-               st->retry_at = now + kRetryDelay;
-               if (now - st->fetch_warned_at > kWarnEvery) {  // one line per outage, not one per second
-                 st->fetch_warned_at = now;
-                 spdlog::warn("event=fetch_failed group={} domain={} partition={} error={}", q(st->group),
-                              q(st->domain), st->partition, q(error));
-               }
-             });
+  ctx.db.run(
+      [g = group, d = domain, p = partition, rows, c = fetch_cursor](Store& s) { return s.fetch(g, d, p, rows, c); },
+      [&ctx, id = id, rows](FetchResult r) {
+        PartitionStream* st = ctx.find_stream(id);
+        if (!st) return;
+        st->fetching = false;
+        if (!r.events.empty()) {
+          const std::size_t n = r.events.size();
+          const std::uint64_t batch = st->tracker.add_batch(r.next_cursor, n);
+          const std::size_t before = st->scheduler.bytes();
+          st->retries_.accept_fetched(*st, batch, std::move(r.events));
+          st->avg_event_bytes =
+              std::max<std::size_t>(64, (st->avg_event_bytes + (st->scheduler.bytes() - before) / n) / 2);
+          st->fetch_cursor = std::move(r.next_cursor);
+          if (n >= static_cast<std::size_t>(rows)) st->dirty = true;  // probably more behind
+          ctx.stats.fetched += n;
+          ctx.wake(st->assigned);
+        }
+        st->maybe_fetch();
+      },
+      [&ctx, id = id](const std::string& error) {
+        PartitionStream* st = ctx.find_stream(id);
+        if (!st) return;
+        st->fetching = false;
+        st->dirty = true;
+        const auto now = Clock::now();
+        st->retry_at = now + kRetryDelay;
+        if (now - st->fetch_warned_at > kWarnEvery) {  // one line per outage, not one per second
+          st->fetch_warned_at = now;
+          spdlog::warn("event=fetch_failed group={} domain={} partition={} error={}", q(st->group), q(st->domain),
+                       st->partition, q(error));
+        }
+      });
 }
 
 void PartitionStream::on_tick(Clock::time_point now, bool poll) {

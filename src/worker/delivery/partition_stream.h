@@ -41,8 +41,8 @@ class PartitionStream {
  public:
   using Clock = std::chrono::steady_clock;
 
-  PartitionStream(DeliveryContext& ctx, RetryBook& retries, std::uint64_t id_, std::string group_,
-                  std::string domain_, int partition_);
+  PartitionStream(DeliveryContext& ctx, RetryBook& retries, std::uint64_t id_, std::string group_, std::string domain_,
+                  int partition_);
   PartitionStream(const PartitionStream&) = delete;
   PartitionStream& operator=(const PartitionStream&) = delete;
 

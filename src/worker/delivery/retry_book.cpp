@@ -1,10 +1,11 @@
+#include "worker/delivery/retry_book.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <memory>
 #include <set>
 
-#include "worker/delivery/retry_book.h"
 #include "worker/delivery_store.h"
 #include "worker/log_fields.h"
 
@@ -31,23 +32,23 @@ void RetryBook::run_sql(std::uint64_t id) {
   }
   st->sql_busy = true;
   ctx_.db.run([work = st->sql_ops.front()](Store& s) { return work(s); },
-          [this, id](SqlStep step) {
-            PartitionStream* st = ctx_.find_stream(id);
-            if (!st) return;
-            st->sql_ops.pop_front();
-            step(*st);
-            run_sql(id);
-          },
-          [this, id](const std::string& error) {
-            PartitionStream* st = ctx_.find_stream(id);
-            if (!st) return;
-            spdlog::warn("event=delivery_sql_failed group={} domain={} partition={} error={}", q(st->group),
-                         q(st->domain), st->partition, q(error));
-            auto timer = std::make_shared<asio::steady_timer>(ctx_.io, kSqlRetryDelay);
-            timer->async_wait([this, id, timer](const asio::error_code& ec) {
-              if (!ec && !ctx_.stopping) run_sql(id);
-            });
-          });
+              [this, id](SqlStep step) {
+                PartitionStream* st = ctx_.find_stream(id);
+                if (!st) return;
+                st->sql_ops.pop_front();
+                step(*st);
+                run_sql(id);
+              },
+              [this, id](const std::string& error) {
+                PartitionStream* st = ctx_.find_stream(id);
+                if (!st) return;
+                spdlog::warn("event=delivery_sql_failed group={} domain={} partition={} error={}", q(st->group),
+                             q(st->domain), st->partition, q(error));
+                auto timer = std::make_shared<asio::steady_timer>(ctx_.io, kSqlRetryDelay);
+                timer->async_wait([this, id, timer](const asio::error_code& ec) {
+                  if (!ec && !ctx_.stopping) run_sql(id);
+                });
+              });
 }
 
 // The stream is closing: its queued delivery SQL still runs, in order, in
@@ -157,42 +158,45 @@ void RetryBook::fail_event(PartitionStream& st, std::int64_t seq, std::uint64_t 
     if (i > 0) followers.push_back(items[i].event.seq());
     batches.push_back(items[i].batch);
   }
-  enqueue_sql(st, [this, g = st.group, d = st.domain, p = st.partition, seq, error, attempt, reported, followers,
-                   batches, key](Store& s) -> SqlStep {
-    const FailureOutcome out = record_failure(s.conn(), g, d, p, seq, error, reported, followers);
-    // A dead letter may leave nothing of its key in SQL (no parked intents,
-    // on_dead_letter = continue): then no retry_delivered will ever free the
-    // key, so ask. Unknown (the call failed) keeps it held, as before.
-    bool still_held = true;
-    if (out.outcome == "dead_letter") {
-      try {
-        const std::vector<std::string> held = held_keys(s.conn(), g, d, p);
-        still_held = std::find(held.begin(), held.end(), key) != held.end();
-      } catch (const std::exception&) {
-      }
-    }
-    return [this, seq, out, batches, key, attempt, followers, still_held](PartitionStream& st) {
-      for (std::uint64_t b : batches) {
-        if (b) st.tracker.resolve(b);
-      }
-      if (out.outcome == "dead_letter") {
-        ++ctx_.stats.dead_letters;
-        spdlog::warn(
-            "event=dead_letter group={} domain={} partition={} seq={} key={} attempts={} dead_letter_id={} "
-            "parked={}",
-            q(st.group), q(st.domain), st.partition, seq, q(key), out.failed_attempts, out.dead_letter_id.value_or(0),
-            followers.size());
-        due_soon(st);  // with on_dead_letter = continue, the key's next intent is due now
-        if (!still_held && !st.parking.count(key)) st.sql_held.erase(key);  // it streams freely again
-      } else {
-        ++ctx_.stats.retries;
-        spdlog::info("event=retry_scheduled group={} domain={} partition={} seq={} key={} attempt={} outcome={} parked={}",
-                     q(st.group), q(st.domain), st.partition, seq, q(key), attempt, out.outcome, followers.size());
-      }
-      st.maybe_fetch();
-      ctx_.wake(st.assigned);
-    };
-  });
+  enqueue_sql(
+      st,
+      [this, g = st.group, d = st.domain, p = st.partition, seq, error, attempt, reported, followers, batches,
+       key](Store& s) -> SqlStep {
+        const FailureOutcome out = record_failure(s.conn(), g, d, p, seq, error, reported, followers);
+        // A dead letter may leave nothing of its key in SQL (no parked intents,
+        // on_dead_letter = continue): then no retry_delivered will ever free the
+        // key, so ask. Unknown (the call failed) keeps it held, as before.
+        bool still_held = true;
+        if (out.outcome == "dead_letter") {
+          try {
+            const std::vector<std::string> held = held_keys(s.conn(), g, d, p);
+            still_held = std::find(held.begin(), held.end(), key) != held.end();
+          } catch (const std::exception&) {
+          }
+        }
+        return [this, seq, out, batches, key, attempt, followers, still_held](PartitionStream& st) {
+          for (std::uint64_t b : batches) {
+            if (b) st.tracker.resolve(b);
+          }
+          if (out.outcome == "dead_letter") {
+            ++ctx_.stats.dead_letters;
+            spdlog::warn(
+                "event=dead_letter group={} domain={} partition={} seq={} key={} attempts={} dead_letter_id={} "
+                "parked={}",
+                q(st.group), q(st.domain), st.partition, seq, q(key), out.failed_attempts,
+                out.dead_letter_id.value_or(0), followers.size());
+            due_soon(st);  // with on_dead_letter = continue, the key's next intent is due now
+            if (!still_held && !st.parking.count(key)) st.sql_held.erase(key);  // it streams freely again
+          } else {
+            ++ctx_.stats.retries;
+            spdlog::info(
+                "event=retry_scheduled group={} domain={} partition={} seq={} key={} attempt={} outcome={} parked={}",
+                q(st.group), q(st.domain), st.partition, seq, q(key), attempt, out.outcome, followers.size());
+          }
+          st.maybe_fetch();
+          ctx_.wake(st.assigned);
+        };
+      });
 }
 
 void RetryBook::retry_acked(PartitionStream& st, std::int64_t seq, const std::string& key) {
@@ -244,31 +248,32 @@ void RetryBook::poll_due(GroupDomain& gd, Clock::time_point now) {
   const std::uint64_t gen = gd.generation;
   // Claimed for longer than the worker may hold it: a state read plus an ack timeout.
   const auto claim = ctx_.cfg.ack_timeout + std::chrono::seconds(30);
-  ctx_.db.run([key, parts, claim](Store& s) { return due_retries(s.conn(), key.first, key.second, parts, kDueRows, claim); },
-          [this, key, gen](std::vector<v1::Event> events) {
-            GroupDomain* gd = ctx_.find_group(key.first, key.second);
-            if (!gd || gd->generation != gen) return;
-            gd->due_in_flight = false;
-            std::set<std::uint64_t> to_pump;
-            for (auto& e : events) {
-              auto it = gd->streams.find(e.partition());
-              if (it == gd->streams.end()) continue;  // lease lost: the next owner releases the claim
-              PartitionStream& st = *it->second;
-              if (!st.retried.insert(e.seq()).second) continue;  // still in memory from an earlier claim
-              st.sql_held.insert(e.key());
-              ++ctx_.stats.redelivered;
-              st.scheduler.push(KeyScheduler::Item{0, std::move(e)});
-              if (st.assigned) to_pump.insert(st.assigned);
-            }
-            if (events.size() >= static_cast<std::size_t>(kDueRows)) gd->due_poll_at = Clock::time_point{};
-            for (std::uint64_t sid : to_pump) ctx_.wake(sid);
-          },
-          [this, key, gen](const std::string& error) {
-            GroupDomain* gd = ctx_.find_group(key.first, key.second);
-            if (!gd || gd->generation != gen) return;
-            gd->due_in_flight = false;
-            spdlog::warn("event=due_retries_failed group={} domain={} error={}", q(key.first), q(key.second), q(error));
-          });
+  ctx_.db.run(
+      [key, parts, claim](Store& s) { return due_retries(s.conn(), key.first, key.second, parts, kDueRows, claim); },
+      [this, key, gen](std::vector<v1::Event> events) {
+        GroupDomain* gd = ctx_.find_group(key.first, key.second);
+        if (!gd || gd->generation != gen) return;
+        gd->due_in_flight = false;
+        std::set<std::uint64_t> to_pump;
+        for (auto& e : events) {
+          auto it = gd->streams.find(e.partition());
+          if (it == gd->streams.end()) continue;  // lease lost: the next owner releases the claim
+          PartitionStream& st = *it->second;
+          if (!st.retried.insert(e.seq()).second) continue;  // still in memory from an earlier claim
+          st.sql_held.insert(e.key());
+          ++ctx_.stats.redelivered;
+          st.scheduler.push(KeyScheduler::Item{0, std::move(e)});
+          if (st.assigned) to_pump.insert(st.assigned);
+        }
+        if (events.size() >= static_cast<std::size_t>(kDueRows)) gd->due_poll_at = Clock::time_point{};
+        for (std::uint64_t sid : to_pump) ctx_.wake(sid);
+      },
+      [this, key, gen](const std::string& error) {
+        GroupDomain* gd = ctx_.find_group(key.first, key.second);
+        if (!gd || gd->generation != gen) return;
+        gd->due_in_flight = false;
+        spdlog::warn("event=due_retries_failed group={} domain={} error={}", q(key.first), q(key.second), q(error));
+      });
 }
 
 void RetryBook::check_ack_timeouts(PartitionStream& st, Clock::time_point now) {
@@ -286,8 +291,8 @@ void RetryBook::check_ack_timeouts(PartitionStream& st, Clock::time_point now) {
   for (const auto& [seq, owner] : expired) {
     spdlog::warn("event=ack_timeout group={} domain={} partition={} seq={} session={} timeout_ms={}", q(st.group),
                  q(st.domain), st.partition, seq, owner, ctx_.cfg.ack_timeout.count());
-    fail_event(st, seq, owner, "ack timeout: not acknowledged within " + std::to_string(ctx_.cfg.ack_timeout.count()) +
-                                   " ms");
+    fail_event(st, seq, owner,
+               "ack timeout: not acknowledged within " + std::to_string(ctx_.cfg.ack_timeout.count()) + " ms");
   }
 }
 

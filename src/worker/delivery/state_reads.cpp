@@ -1,3 +1,5 @@
+#include "worker/delivery/state_reads.h"
+
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -5,7 +7,6 @@
 #include <cstdlib>
 #include <memory>
 
-#include "worker/delivery/state_reads.h"
 #include "worker/delivery/retry_book.h"
 #include "worker/log_fields.h"
 
