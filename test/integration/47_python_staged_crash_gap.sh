@@ -7,14 +7,7 @@
 # intents appended after the restart. Runs its own throwaway cluster.
 set -euo pipefail
 _LIB=$(cd "$(dirname "$0")/lib" && pwd)
-_PG="$_LIB/../../../scripts/pg.sh"
-CLUSTER="pygap-$$"
-trap '"$_PG" stop "$CLUSTER" --rm >/dev/null 2>&1 || true' EXIT
-"$_PG" start "$CLUSTER" >/dev/null
-eval "$("$_PG" env "$CLUSTER")"
-source "$_LIB/common.sh"
-trap 'rc=$?; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-      "$_PG" stop "$CLUSTER" --rm >/dev/null 2>&1 || true; (exit $rc); cleanup' EXIT
+OWN_CLUSTER=pygap source "$_LIB/own_cluster.sh"
 
 make_db
 q -c "SELECT intentlog.create_domain('cache', partitions => 2, durability => 'staged', promote_after => '1 hour')" >/dev/null

@@ -16,14 +16,7 @@
 # Runs its own throwaway cluster (it crashes it).
 set -euo pipefail
 _LIB=$(cd "$(dirname "$0")/lib" && pwd)
-_PG="$_LIB/../../../scripts/pg.sh"
-CLUSTER="async-crash-$$"
-trap '"$_PG" stop "$CLUSTER" --rm >/dev/null 2>&1 || true' EXIT
-"$_PG" start "$CLUSTER" >/dev/null
-eval "$("$_PG" env "$CLUSTER")"
-source "$_LIB/common.sh"
-trap 'rc=$?; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-      "$_PG" stop "$CLUSTER" --rm >/dev/null 2>&1 || true; (exit $rc); cleanup' EXIT
+OWN_CLUSTER=async-crash source "$_LIB/own_cluster.sh"
 
 psql -XAtq -d postgres -c "ALTER SYSTEM SET wal_writer_delay = '10s'" -c "SELECT pg_reload_conf()" >/dev/null
 N=${ASYNC_CRASH_INTENTS:-400}

@@ -18,16 +18,8 @@
 set -euo pipefail
 : "${MODE:?MODE must be durable or staged}"
 _LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-_PG="$_LIB/../../../scripts/pg.sh"
-CLUSTER="faults-$MODE-$$"
-trap '"$_PG" stop "$CLUSTER" --rm >/dev/null 2>&1 || true' EXIT
-"$_PG" start "$CLUSTER" >/dev/null
-eval "$("$_PG" env "$CLUSTER")"
 TEST_TIMEOUT=${TEST_TIMEOUT:-85}
-source "$_LIB/common.sh"
-# common.sh's cleanup ends with exit: kill our processes and the cluster first.
-trap 'rc=$?; for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-      "$_PG" stop "$CLUSTER" --rm >/dev/null 2>&1 || true; (exit $rc); cleanup' EXIT
+OWN_CLUSTER="faults-$MODE" source "$_LIB/own_cluster.sh"
 
 RATE=${CRASH_TEST_RATE:-600}  # application transactions per second, all clients
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
