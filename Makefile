@@ -14,7 +14,8 @@ PG_CONFIG ?= pg_config
 
 EXTENSION   = intentlog
 MODULE_big  = intentlog
-EXT_VERSION = 0.1
+# The version is written once, in the control file.
+EXT_VERSION := $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" intentlog.control)
 
 EXT_SRCS  = $(wildcard src/extension/*.cpp)
 CORE_SRCS = src/common/partitioner.cpp src/common/snapshot_cursor.cpp \
@@ -22,10 +23,17 @@ CORE_SRCS = src/common/partitioner.cpp src/common/snapshot_cursor.cpp \
             src/common/payload_codec.cpp
 OBJS      = $(EXT_SRCS:.cpp=.o) $(CORE_SRCS:.cpp=.o)
 
-DATA_built = sql/intentlog--$(EXT_VERSION).sql
-EXTRA_CLEAN = sql/intentlog--$(EXT_VERSION).sql $(OBJS:.o=.d)
+# SQL (sql/README.md): the current version's install script and an upgrade
+# script from each earlier version are assembled from sql/; released scripts
+# (sql/released/) are installed as they are, never edited.
+SQL_STRUCTURE = $(sort $(wildcard sql/structure/*.sql))
+SQL_REAPPLIED = $(sort $(wildcard sql/functions/*.sql)) sql/triggers.sql sql/views.sql sql/grants.sql
+SQL_UPGRADES  = $(patsubst sql/upgrade/%.sql,sql/intentlog--%.sql,$(wildcard sql/upgrade/*--$(EXT_VERSION).sql))
+DATA        = $(wildcard sql/released/intentlog--*.sql)
+DATA_built  = sql/intentlog--$(EXT_VERSION).sql $(SQL_UPGRADES)
+EXTRA_CLEAN = $(DATA_built) $(OBJS:.o=.d)
 
-PG_CPPFLAGS = -Isrc
+PG_CPPFLAGS = -Isrc -DINTENTLOG_VERSION='"$(EXT_VERSION)"'
 # Warnings are errors (make WERROR= to build anyway with a compiler that warns
 # of something new).
 WERROR      ?= -Werror
@@ -44,10 +52,25 @@ include $(PGXS)
 # Header dependencies (-MMD): a changed struct rebuilds every object using it.
 -include $(OBJS:.o=.d)
 
-# The install script is assembled from ordered parts so that each concept keeps
-# its own file (catalog, append, read path, maintenance, roles, ...).
-sql/intentlog--$(EXT_VERSION).sql: $(sort $(wildcard sql/src/*.sql))
-	cat $^ > $@
+# Each part once, a blank line between parts.
+cat_parts = awk 'FNR == 1 && NR > 1 { print "" } { print }'
+
+# The install script: roles, tables and types, then what every upgrade re-applies.
+sql/intentlog--$(EXT_VERSION).sql: sql/roles.sql $(SQL_STRUCTURE) $(SQL_REAPPLIED) intentlog.control
+	{ printf -- '-- intentlog $(EXT_VERSION) install script, assembled from sql/ by the Makefile: edit the parts (sql/README.md).\n'; \
+	  printf -- '\\echo Use "CREATE EXTENSION intentlog" to load this file. \\quit\n\n'; \
+	  $(cat_parts) sql/roles.sql $(SQL_STRUCTURE) $(SQL_REAPPLIED); } > $@
+
+# An upgrade script: roles, the version's idempotent DDL (sql/upgrade/), then
+# the same re-applied parts as the install script.
+sql/intentlog--%--$(EXT_VERSION).sql: sql/upgrade/%--$(EXT_VERSION).sql sql/roles.sql $(SQL_REAPPLIED) intentlog.control
+	{ printf -- '-- intentlog $*--$(EXT_VERSION) upgrade script, assembled from sql/ by the Makefile: edit the parts (sql/README.md).\n'; \
+	  printf -- '\\echo Use "ALTER EXTENSION intentlog UPDATE" to load this file. \\quit\n\n'; \
+	  $(cat_parts) sql/roles.sql $< $(SQL_REAPPLIED); } > $@
+
+# The library knows its version (intentlog.library_version(), the maintenance
+# worker's version check).
+src/extension/module.o: intentlog.control
 
 .PHONY: programs demo test unit
 programs:

@@ -1,5 +1,7 @@
-// DROP DATABASE and the other statements that need a database without other
-// sessions ask its maintenance worker to leave first (see maintenance.h).
+// The utility hook. DROP DATABASE and the other statements that need a
+// database without other sessions ask its maintenance worker to leave first
+// (see maintenance.h); DROP EXTENSION intentlog without CASCADE refuses while
+// the database has domains, naming them.
 #include <signal.h>
 
 #include "extension/maintenance.h"
@@ -7,6 +9,7 @@
 
 extern "C" {
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "commands/defrem.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
@@ -67,6 +70,45 @@ void ask_worker_to_leave(Oid db) {
   }
 }
 
+// Whether a statement drops the intentlog extension without CASCADE.
+bool drops_intentlog_restrict(Node* stmt) {
+  if (stmt == nullptr || !IsA(stmt, DropStmt)) return false;
+  auto* drop = castNode(DropStmt, stmt);
+  if (drop->removeType != OBJECT_EXTENSION || drop->behavior == DROP_CASCADE) return false;
+  ListCell* lc;
+  foreach (lc, drop->objects) {
+    if (strcmp(strVal(lfirst(lc)), "intentlog") == 0) return true;
+  }
+  return false;
+}
+
+// DROP EXTENSION intentlog would drop the domains' tables with the schema
+// intentlog_data, so without CASCADE it refuses while there are domains: with
+// a message that names them and the two ways on (PostgreSQL's own would list
+// every partition and segment table). Only for the extension's owner: anyone
+// else gets PostgreSQL's "must be owner".
+void refuse_drop_while_domains() {
+  const Oid ext = get_extension_oid("intentlog", true);
+  if (!OidIsValid(ext) || !pg_extension_ownercheck(ext, GetUserId())) return;
+  SPI_connect();
+  if (SPI_execute("SELECT count(*)::int, string_agg(name, ', ' ORDER BY name) FROM intentlog.domains", true, 1) !=
+      SPI_OK_SELECT)
+    elog(ERROR, "intentlog: could not read intentlog.domains");
+  bool isnull;
+  const int32 n = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  if (n > 0) {
+    char* names = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+    ereport(ERROR,
+            (errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+             errmsg("cannot drop extension intentlog: the database has %d intentlog domain%s (%s)", n,
+                    n == 1 ? "" : "s", names),
+             errdetail("Dropping the extension drops every domain's intents, cursors, retries and dead letters."),
+             errhint("Drop the domains first with intentlog.drop_domain(), or drop them with the extension: "
+                     "DROP EXTENSION intentlog CASCADE.")));
+  }
+  SPI_finish();
+}
+
 void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
                   ParamListInfo params, QueryEnvironment* query_env, DestReceiver* dest, QueryCompletion* qc) {
   const char* name = database_needed_alone(pstmt->utilityStmt);
@@ -76,6 +118,7 @@ void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only_tree, Pr
     // another owner's maintenance.
     if (OidIsValid(db) && pg_database_ownercheck(db, GetUserId())) ask_worker_to_leave(db);
   }
+  if (drops_intentlog_restrict(pstmt->utilityStmt)) refuse_drop_while_domains();
   if (prev_utility_hook != nullptr)
     prev_utility_hook(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
   else

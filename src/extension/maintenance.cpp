@@ -7,6 +7,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -75,6 +76,59 @@ void note_lock_wait(const char* message, const char* activity) {
                         "FULL, a transaction that called intentlog.maintain()).")));
 }
 
+// Compares dotted version numbers: "0.2" < "0.10" < "1.0". <0, 0 or >0.
+int compare_versions(const char* a, const char* b) {
+  for (;;) {
+    char* end_a;
+    char* end_b;
+    const long x = strtol(a, &end_a, 10);
+    const long y = strtol(b, &end_b, 10);
+    if (x != y) return x < y ? -1 : 1;
+    // The end, or something that is not a number: plain text order.
+    if (end_a == a || end_b == b || *end_a != '.' || *end_b != '.') return strcmp(end_a, end_b);
+    a = end_a + 1;
+    b = end_b + 1;
+  }
+}
+
+// Whether the database's installed SQL is this library's version. A worker
+// says once (per installed version it meets) that they differ and what to do,
+// instead of failing every round on functions that are not what this library
+// expects; it says again once they match (ALTER EXTENSION intentlog UPDATE, or
+// the server restarted with the matching library).
+bool versions_match(const char* installed) {
+  static char mismatch_noted[64] = "";
+  const char* db = get_database_name(MyDatabaseId);
+  if (strcmp(installed, kLibraryVersion) == 0) {
+    if (mismatch_noted[0] != '\0')
+      ereport(LOG, (errmsg("intentlog maintenance resumed in database \"%s\": the extension and the library are both "
+                           "version %s",
+                           db, kLibraryVersion)));
+    mismatch_noted[0] = '\0';
+    return true;
+  }
+  if (strcmp(mismatch_noted, installed) == 0) return false;
+  strlcpy(mismatch_noted, installed, sizeof(mismatch_noted));
+  if (compare_versions(installed, kLibraryVersion) < 0)
+    ereport(WARNING,
+            (errmsg("intentlog maintenance paused in database \"%s\": the extension's SQL is version %s, older than the "
+                    "loaded library (version %s)",
+                    db, installed, kLibraryVersion),
+             errdetail("Until they match, staged domains are not promoted and segments are neither rotated nor dropped. "
+                       "This is logged once."),
+             errhint("Run ALTER EXTENSION intentlog UPDATE in database \"%s\"; maintenance resumes by itself.", db)));
+  else
+    ereport(WARNING,
+            (errmsg("intentlog maintenance paused in database \"%s\": the extension's SQL is version %s, newer than the "
+                    "loaded library (version %s)",
+                    db, installed, kLibraryVersion),
+             errdetail("Until they match, staged domains are not promoted and segments are neither rotated nor dropped. "
+                       "This is logged once."),
+             errhint("Install intentlog %s and restart the server: a running server keeps the library it started with.",
+                     installed)));
+  return false;
+}
+
 // Runs `body` (with SPI connected) in a transaction of its own; an error is
 // logged and swallowed so that one bad partition or round never stops
 // maintenance, nor undoes the other partitions' work.
@@ -131,13 +185,15 @@ struct RoundPlan {
 
 // Lists the partitions that need a transaction this round: those whose
 // promotion is due, or all of them on a housekeeping round. An idle round
-// costs this one query.
+// costs this one query. None while the installed SQL is not this library's
+// version.
 void list_partitions(void* arg) {
   auto* plan = static_cast<RoundPlan*>(arg);
-  int rc = SPI_execute("SELECT 1 FROM pg_extension WHERE extname = 'intentlog'", true, 1);
+  int rc = SPI_execute("SELECT extversion FROM pg_extension WHERE extname = 'intentlog'", true, 1);
   plan->extension_present = rc == SPI_OK_SELECT && SPI_processed == 1;
   plan->npartitions = 0;
   if (!plan->extension_present) return;
+  if (!versions_match(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))) return;
   SPI_execute("SELECT intentlog._recover_after_crash()", false, 0);
   rc = SPI_execute(
       "SELECT p.domain_id, p.partition,"

@@ -7,6 +7,11 @@
 #include "extension/sql_errors.h"
 #include "extension/wakeup.h"
 
+namespace intentlog::pg {
+// From the control file's default_version (the Makefile passes it).
+const char* const kLibraryVersion = INTENTLOG_VERSION;
+}  // namespace intentlog::pg
+
 extern "C" {
 PG_MODULE_MAGIC;
 
@@ -38,6 +43,10 @@ INTENTLOG_FUNCTION(intentlog_check_domain_name) {
   intentlog::pg::raise_if(intentlog::check_domain_name(std::string_view(VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name))),
                           "domain name");
   PG_RETURN_VOID();
+}
+
+INTENTLOG_FUNCTION(intentlog_library_version) {
+  PG_RETURN_TEXT_P(cstring_to_text(intentlog::pg::kLibraryVersion));
 }
 
 INTENTLOG_FUNCTION(intentlog_invalidate) {

@@ -1,111 +1,5 @@
--- Delivery bookkeeping (DESIGN.md, "Delivery"): retries with backoff, intents
--- parked behind a retrying one of their key, and dead letters. All of it is
--- per consumer group, in plain logged tables, so it survives worker and
--- server crashes and a DBA can read and repair it with psql.
---
--- The life of an intent whose delivery fails, for one consumer group:
---
---   fetched ─ delivered ─ acked                         (the common case: no row here)
---      │
---      ├ failed (nack, ack timeout, state not resolved) ─▶ retries (attempt n+1, next_attempt_at)
---      │     due ─▶ delivered again ─▶ acked: row deleted, the key's next parked intent is due
---      │     failed for the max_attempts-th time ─▶ dead_letters
---      │
---      └ its key holds a retry or parked intents ─▶ parked (seq order), due once it is first of its
---            key and the key has no retry
---
--- Each table keeps a copy of the intent, so retention may drop the segments
--- it came from once the group's cursor has passed them. The worker moves the
--- cursor on as soon as a failed intent (and the intents of its key that it
--- held in memory) are recorded here: other keys of the partition never wait.
---
--- Every function that changes the state of a partition's keys takes a
--- transaction-scoped advisory lock on (group, domain, partition), so the
--- decision "is this key held back?" and the change it leads to are atomic.
-
-CREATE TABLE intentlog.retries (
-  group_name       text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
-  domain_id        int NOT NULL,
-  partition        int NOT NULL,
-  seq              bigint NOT NULL,
-  key              text NOT NULL,
-  attempt          int NOT NULL CHECK (attempt >= 2),  -- number of the next delivery attempt
-  next_attempt_at  timestamptz NOT NULL,
-  last_error       text NOT NULL,
-  errors           jsonb NOT NULL DEFAULT '[]',         -- [{attempt, error, at}], oldest first
-  first_failed_at  timestamptz NOT NULL DEFAULT now(),
-  delivering_until timestamptz,                         -- claimed by a worker until then (in flight)
-  -- the intent
-  op               text NOT NULL,
-  payload          bytea,
-  schema_version   int,
-  expected_version bigint,
-  headers          jsonb,
-  appended_at      timestamptz NOT NULL,
-  PRIMARY KEY (group_name, domain_id, partition, seq),
-  FOREIGN KEY (domain_id, partition) REFERENCES intentlog.partitions ON DELETE CASCADE
-);
-CREATE INDEX ON intentlog.retries (group_name, domain_id, partition, key);
-CREATE INDEX ON intentlog.retries (next_attempt_at);
-COMMENT ON TABLE intentlog.retries IS
-  'Intents whose delivery to a consumer group failed and will be tried again at next_attempt_at (exponential backoff with jitter between the domain''s base_backoff and max_backoff). attempt is the number of the next delivery; after max_attempts failures the intent moves to intentlog.dead_letters. Later intents of the key wait in intentlog.parked.';
-
-CREATE TABLE intentlog.parked (
-  group_name       text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
-  domain_id        int NOT NULL,
-  partition        int NOT NULL,
-  seq              bigint NOT NULL,
-  key              text NOT NULL,
-  parked_at        timestamptz NOT NULL DEFAULT now(),
-  reason           text NOT NULL,
-  errors           jsonb NOT NULL DEFAULT '[]',  -- history of a redriven dead letter, else empty
-  delivering_until timestamptz,                  -- claimed by a worker until then (in flight)
-  -- the intent
-  op               text NOT NULL,
-  payload          bytea,
-  schema_version   int,
-  expected_version bigint,
-  headers          jsonb,
-  appended_at      timestamptz NOT NULL,
-  PRIMARY KEY (group_name, domain_id, partition, seq),
-  FOREIGN KEY (domain_id, partition) REFERENCES intentlog.partitions ON DELETE CASCADE
-);
-CREATE INDEX ON intentlog.parked (group_name, domain_id, partition, key, seq);
-COMMENT ON TABLE intentlog.parked IS
-  'Intents held back for a consumer group because an earlier intent of their key is being retried (or was redriven). Delivered in seq order per key: the first parked intent of a key becomes due once the key has no row in intentlog.retries.';
-
-CREATE TABLE intentlog.dead_letters (
-  dead_letter_id   bigserial PRIMARY KEY,
-  group_name       text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
-  domain_id        int NOT NULL,
-  partition        int NOT NULL,
-  seq              bigint NOT NULL,
-  key              text NOT NULL,
-  attempts         int NOT NULL,             -- deliveries that failed (0: dead-lettered with its key)
-  last_error       text,
-  errors           jsonb NOT NULL DEFAULT '[]',
-  reason           text NOT NULL,
-  dead_at          timestamptz NOT NULL DEFAULT now(),
-  -- the intent
-  op               text NOT NULL,
-  payload          bytea,
-  schema_version   int,
-  expected_version bigint,
-  headers          jsonb,
-  appended_at      timestamptz NOT NULL,
-  UNIQUE (group_name, domain_id, partition, seq),
-  FOREIGN KEY (domain_id, partition) REFERENCES intentlog.partitions ON DELETE CASCADE
-);
-CREATE INDEX ON intentlog.dead_letters (domain_id, key);
-COMMENT ON TABLE intentlog.dead_letters IS
-  'Intents a consumer group gave up on: max_attempts deliveries failed (errors holds each attempt''s error), or an earlier intent of the key died and the domain''s on_dead_letter is dead_letter_key. Put them back with intentlog.redrive(), remove them with intentlog.discard().';
-
-SELECT pg_catalog.pg_extension_config_dump('intentlog.retries', '');
-SELECT pg_catalog.pg_extension_config_dump('intentlog.parked', '');
-SELECT pg_catalog.pg_extension_config_dump('intentlog.dead_letters', '');
-SELECT pg_catalog.pg_extension_config_dump('intentlog.dead_letters_dead_letter_id_seq', '');
-
-GRANT SELECT ON intentlog.retries, intentlog.parked, intentlog.dead_letters TO intentlog_admin, intentlog_consumer;
+-- Delivery bookkeeping: retries, parked intents, dead letters (tables and the life of an
+-- intent: sql/structure/70_delivery.sql).
 
 -- ---------------------------------------------------------------------------
 -- Internal helpers
@@ -114,7 +8,7 @@ GRANT SELECT ON intentlog.retries, intentlog.parked, intentlog.dead_letters TO i
 -- base * 2^(attempt-1), capped at max, scaled by 0.5 + jitter/2 ("equal
 -- jitter": workers that failed together do not retry together, yet the
 -- delay still grows with every attempt and never exceeds max).
-CREATE FUNCTION intentlog._backoff(base interval, max interval, attempt int, jitter float8)
+CREATE OR REPLACE FUNCTION intentlog._backoff(base interval, max interval, attempt int, jitter float8)
 RETURNS interval LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT make_interval(secs => least(extract(epoch FROM $2)::float8,
                                      extract(epoch FROM $1)::float8 * power(2::float8, least(greatest($3, 1), 64) - 1))
@@ -125,7 +19,7 @@ COMMENT ON FUNCTION intentlog._backoff(interval, interval, int, float8) IS
 
 -- Raises 42602 unless group_name is a valid consumer group name (the rule
 -- of the tables' CHECK constraints and of intentlog.fetch). NULL passes.
-CREATE FUNCTION intentlog._check_group(group_name text)
+CREATE OR REPLACE FUNCTION intentlog._check_group(group_name text)
 RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF group_name !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
@@ -136,7 +30,7 @@ END $$;
 
 -- Validates the common arguments of the delivery functions and returns the
 -- domain's settings. Raises with a clear message and SQLSTATE.
-CREATE FUNCTION intentlog._delivery_domain(group_name text, domain text, partitions int[])
+CREATE OR REPLACE FUNCTION intentlog._delivery_domain(group_name text, domain text, partitions int[])
 RETURNS intentlog.domains LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   dom intentlog.domains%ROWTYPE;
@@ -160,14 +54,14 @@ BEGIN
   RETURN dom;
 END $$;
 
-CREATE FUNCTION intentlog._delivery_lock(g text, d int, p int)
+CREATE OR REPLACE FUNCTION intentlog._delivery_lock(g text, d int, p int)
 RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
   SELECT pg_advisory_xact_lock(hashtext('intentlog.delivery'), hashtext($1 || '/' || $2::text || '/' || $3::text))
 $$;
 
 -- Whether the key has intents held for the group: a retry or parked intents
 -- (and, with on_dead_letter = dead_letter_key, dead letters).
-CREATE FUNCTION intentlog._key_held(g text, d int, p int, k text, dead_letters_hold boolean)
+CREATE OR REPLACE FUNCTION intentlog._key_held(g text, d int, p int, k text, dead_letters_hold boolean)
 RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT EXISTS (SELECT 1 FROM intentlog.retries r
                   WHERE r.group_name = $1 AND r.domain_id = $2 AND r.partition = $3 AND r.key = $4)
@@ -179,7 +73,7 @@ $$;
 
 -- The intent (d, p, s) as stored in its partition (all segments, and the hot
 -- table of a staged domain).
-CREATE FUNCTION intentlog._intent(d int, p int, s bigint,
+CREATE OR REPLACE FUNCTION intentlog._intent(d int, p int, s bigint,
                                   OUT key text, OUT op text, OUT payload bytea, OUT schema_version int,
                                   OUT expected_version bigint, OUT headers jsonb, OUT appended_at timestamptz)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -204,7 +98,7 @@ END $$;
 -- dead_letter_key, dead-lettered at once. Returns (seq, 'parked' |
 -- 'dead_letter') per intent. Set-based: a poison key's backlog arrives
 -- thousands at a time. The caller holds the partition lock.
-CREATE FUNCTION intentlog._hold(g text, dom intentlog.domains, p int, seqs bigint[], keys text[], why text,
+CREATE OR REPLACE FUNCTION intentlog._hold(g text, dom intentlog.domains, p int, seqs bigint[], keys text[], why text,
                                 history jsonb)
 RETURNS TABLE (seq bigint, held text) LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -268,7 +162,7 @@ END $$;
 -- ---------------------------------------------------------------------------
 -- The worker's functions (intentlog_consumer)
 
-CREATE FUNCTION intentlog.park(group_name text, domain text, partition int, seqs bigint[], keys text[])
+CREATE OR REPLACE FUNCTION intentlog.park(group_name text, domain text, partition int, seqs bigint[], keys text[])
 RETURNS TABLE (seq bigint, held text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -334,7 +228,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.park(text, text, int, bigint[], text[]) IS
   'The worker calls it with each fetched batch (seqs with their keys) before delivering: returns the intents it must not deliver now, with why: parked (an earlier intent of the key is retried or parked), dead_letter (the key has dead letters and on_dead_letter = dead_letter_key), already_held (already a retry, parked or dead letter: fetched again after a restart). Intents not returned are delivered as usual.';
 
-CREATE FUNCTION intentlog.record_failure(
+CREATE OR REPLACE FUNCTION intentlog.record_failure(
   group_name          text,
   domain              text,
   partition           int,
@@ -478,7 +372,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.record_failure(text, text, int, bigint, text, int, bigint[]) IS
   'The worker reports a failed delivery of intent (domain, partition, seq) to consumer group group_name (a nack, an ack timeout, state that could not be resolved). Schedules a retry with exponential backoff and jitter, or, after the domain''s max_attempts failures, moves it to intentlog.dead_letters (then, with on_dead_letter = dead_letter_key, the key''s parked intents too). followers: later intents of the same key the worker held in memory; they are parked behind it. attempt: the delivery attempt that failed, if known (a report about another attempt is ignored as stale). Returns outcome (retry | dead_letter | parked | stale), failed_attempts, next_attempt_at, dead_letter_id.';
 
-CREATE FUNCTION intentlog.due_retries(group_name text, domain text, partitions int[], max_rows int DEFAULT 100,
+CREATE OR REPLACE FUNCTION intentlog.due_retries(group_name text, domain text, partitions int[], max_rows int DEFAULT 100,
                                       claim interval DEFAULT '30 seconds')
 RETURNS TABLE (partition int, seq bigint, key text, op text, payload bytea, schema_version int,
                expected_version bigint, headers jsonb, appended_at timestamptz, attempt int, source text,
@@ -536,7 +430,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.due_retries(text, text, int[], int, interval) IS
   'The intents of the given partitions the worker should deliver again now, for consumer group group_name: retries whose next_attempt_at has come (source retry, attempt >= 2) and the first parked intent of every key without a retry (source parked, attempt 1). At most one per key. Claims them for `claim` (they are not returned again meanwhile); report each with intentlog.retry_delivered or intentlog.record_failure.';
 
-CREATE FUNCTION intentlog.retry_delivered(group_name text, domain text, partition int, seq bigint)
+CREATE OR REPLACE FUNCTION intentlog.retry_delivered(group_name text, domain text, partition int, seq bigint)
 RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   dom intentlog.domains%ROWTYPE;
@@ -567,7 +461,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.retry_delivered(text, text, int, bigint) IS
   'The worker reports that a retried or parked intent (from intentlog.due_retries) was acknowledged by consumer group group_name: it is removed, and the key''s next parked intent becomes due. Returns how many intents of the key are still held (0: the key streams freely again), or NULL when the intent was not held.';
 
-CREATE FUNCTION intentlog.held_keys(group_name text, domain text, partitions int[])
+CREATE OR REPLACE FUNCTION intentlog.held_keys(group_name text, domain text, partitions int[])
 RETURNS TABLE (partition int, key text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -591,7 +485,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.held_keys(text, text, int[]) IS
   'Keys of the given partitions whose new intents intentlog.park would hold back for consumer group group_name (they have a retry, parked intents, or dead letters under on_dead_letter = dead_letter_key).';
 
-CREATE FUNCTION intentlog.release_claims(group_name text, domain text, partitions int[])
+CREATE OR REPLACE FUNCTION intentlog.release_claims(group_name text, domain text, partitions int[])
 RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   dom intentlog.domains%ROWTYPE;
@@ -618,7 +512,7 @@ COMMENT ON FUNCTION intentlog.release_claims(text, text, int[]) IS
 -- Puts the selected dead letters back into the stream: parked, so they go out
 -- in seq order per key as soon as their key has no retry. Attempts start
 -- again from 1; the error history is kept.
-CREATE FUNCTION intentlog._redrive(d int, only_id bigint, only_key text, only_group text)
+CREATE OR REPLACE FUNCTION intentlog._redrive(d int, only_id bigint, only_key text, only_group text)
 RETURNS int LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   r record;
@@ -647,7 +541,7 @@ BEGIN
   RETURN n;
 END $$;
 
-CREATE FUNCTION intentlog.redrive(dead_letter_id bigint)
+CREATE OR REPLACE FUNCTION intentlog.redrive(dead_letter_id bigint)
 RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE d int;
 BEGIN
@@ -663,7 +557,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.redrive(bigint) IS
   'Puts one dead letter back into its consumer group''s stream: it is delivered again (attempt 1, its error history kept), in seq order with the other held intents of its key. Returns 1.';
 
-CREATE FUNCTION intentlog.redrive(domain text, key text DEFAULT NULL, group_name text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION intentlog.redrive(domain text, key text DEFAULT NULL, group_name text DEFAULT NULL)
 RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE d int;
 BEGIN
@@ -674,7 +568,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.redrive(text, text, text) IS
   'Puts the dead letters of a domain back into the stream: all of them, or only those of key and/or consumer group group_name. They are delivered again (attempt 1, error history kept) in seq order per key. Returns how many.';
 
-CREATE FUNCTION intentlog.discard(dead_letter_id bigint)
+CREATE OR REPLACE FUNCTION intentlog.discard(dead_letter_id bigint)
 RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
   IF dead_letter_id IS NULL THEN
@@ -689,7 +583,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.discard(bigint) IS
   'Deletes one dead letter for good (the intent is not delivered to its consumer group). Returns 1.';
 
-CREATE FUNCTION intentlog.discard(domain text, key text DEFAULT NULL, group_name text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION intentlog.discard(domain text, key text DEFAULT NULL, group_name text DEFAULT NULL)
 RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   d int;
@@ -706,84 +600,3 @@ END $$;
 COMMENT ON FUNCTION intentlog.discard(text, text, text) IS
   'Deletes the dead letters of a domain for good: all of them, or only those of key and/or consumer group group_name. With on_dead_letter = dead_letter_key this also lets new intents of those keys flow again. Returns how many.';
 
--- ---------------------------------------------------------------------------
--- Views for psql
-
-CREATE VIEW intentlog.retries_due AS
-SELECT r.group_name,
-       d.name AS domain,
-       r.partition,
-       r.seq,
-       r.key,
-       r.attempt,
-       r.next_attempt_at,
-       now() - r.next_attempt_at AS overdue,
-       r.delivering_until IS NOT NULL AND r.delivering_until >= now() AS in_flight,
-       r.last_error,
-       (SELECT count(*) FROM intentlog.parked x
-         WHERE x.group_name = r.group_name AND x.domain_id = r.domain_id AND x.partition = r.partition
-           AND x.key = r.key) AS parked_behind
-  FROM intentlog.retries r JOIN intentlog.domains d USING (domain_id)
- WHERE r.next_attempt_at <= now();
-COMMENT ON VIEW intentlog.retries_due IS
-  'Retries whose next attempt is due now (in_flight: a worker is delivering it), how overdue, and how many intents of the key are parked behind each. All retries, due or not: intentlog.retries.';
-
-CREATE VIEW intentlog.dead_letters_per_domain AS
-SELECT d.name AS domain,
-       x.group_name,
-       count(*) AS dead_letters,
-       count(DISTINCT x.key) AS keys,
-       min(x.dead_at) AS oldest_dead_at,
-       max(x.dead_at) AS newest_dead_at,
-       (array_agg(x.last_error ORDER BY x.dead_at DESC) FILTER (WHERE x.last_error IS NOT NULL))[1] AS newest_error
-  FROM intentlog.dead_letters x JOIN intentlog.domains d USING (domain_id)
- GROUP BY d.name, x.group_name;
-COMMENT ON VIEW intentlog.dead_letters_per_domain IS
-  'Dead letters per domain and consumer group: how many, of how many keys, the oldest and newest, and the latest error. Redrive with intentlog.redrive(domain), drop with intentlog.discard(domain).';
-
-CREATE VIEW intentlog.delivery_backlog AS
-SELECT d.name AS domain, b.group_name,
-       count(*) FILTER (WHERE b.kind = 'retry') AS retries,
-       count(*) FILTER (WHERE b.kind = 'retry' AND b.due_at <= now()) AS retries_due,
-       count(*) FILTER (WHERE b.kind = 'parked') AS parked,
-       count(*) FILTER (WHERE b.kind = 'dead') AS dead_letters,
-       min(b.due_at) FILTER (WHERE b.kind = 'retry') AS next_retry_at
-  FROM (SELECT 'retry' AS kind, r.domain_id, r.group_name, r.next_attempt_at AS due_at FROM intentlog.retries r
-        UNION ALL SELECT 'parked', x.domain_id, x.group_name, NULL FROM intentlog.parked x
-        UNION ALL SELECT 'dead', x.domain_id, x.group_name, NULL FROM intentlog.dead_letters x) b
-  JOIN intentlog.domains d USING (domain_id)
- GROUP BY d.name, b.group_name;
-COMMENT ON VIEW intentlog.delivery_backlog IS
-  'Per domain and consumer group: intents waiting for a retry (and how many are due), parked behind them, and dead letters.';
-
-GRANT SELECT ON intentlog.retries_due, intentlog.dead_letters_per_domain, intentlog.delivery_backlog
-  TO intentlog_admin, intentlog_consumer;
-
-REVOKE ALL ON FUNCTION intentlog._backoff(interval, interval, int, float8) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._check_group(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._delivery_domain(text, text, int[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._delivery_lock(text, int, int) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._key_held(text, int, int, text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._intent(int, int, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._hold(text, intentlog.domains, int, bigint[], text[], text, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._redrive(int, bigint, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.park(text, text, int, bigint[], text[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.record_failure(text, text, int, bigint, text, int, bigint[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.due_retries(text, text, int[], int, interval) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.retry_delivered(text, text, int, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.held_keys(text, text, int[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.release_claims(text, text, int[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.redrive(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.redrive(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.discard(bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.discard(text, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION intentlog.park(text, text, int, bigint[], text[]) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.record_failure(text, text, int, bigint, text, int, bigint[]) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.due_retries(text, text, int[], int, interval) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.retry_delivered(text, text, int, bigint) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.held_keys(text, text, int[]) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.release_claims(text, text, int[]) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.redrive(bigint) TO intentlog_admin;
-GRANT EXECUTE ON FUNCTION intentlog.redrive(text, text, text) TO intentlog_admin;
-GRANT EXECUTE ON FUNCTION intentlog.discard(bigint) TO intentlog_admin;
-GRANT EXECUTE ON FUNCTION intentlog.discard(text, text, text) TO intentlog_admin;

@@ -1,26 +1,23 @@
 -- Domains and their storage.
 
-CREATE FUNCTION intentlog.partition_for(key text, partitions int)
+CREATE OR REPLACE FUNCTION intentlog.partition_for(key text, partitions int)
 RETURNS int LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'intentlog_partition_for';
 COMMENT ON FUNCTION intentlog.partition_for(text, int) IS
   'Partition of a key: FNV-1a 64-bit hash of the key''s UTF-8 bytes, modulo partitions. Stable; any client can compute it.';
 
-CREATE FUNCTION intentlog._check_domain_name(domain text)
+CREATE OR REPLACE FUNCTION intentlog._check_domain_name(domain text)
 RETURNS void LANGUAGE c IMMUTABLE
 AS 'MODULE_PATHNAME', 'intentlog_check_domain_name';
 
-CREATE FUNCTION intentlog._invalidate(rel regclass)
+CREATE OR REPLACE FUNCTION intentlog._invalidate(rel regclass)
 RETURNS void LANGUAGE c STRICT
 AS 'MODULE_PATHNAME', 'intentlog_invalidate';
 COMMENT ON FUNCTION intentlog._invalidate(regclass) IS
   'Internal: tells every backend that its cached append target for this relation is stale.';
 
-CREATE TRIGGER domains_changed AFTER UPDATE OR DELETE ON intentlog.domains
-  FOR EACH STATEMENT EXECUTE FUNCTION intentlog._domains_changed();
-
 -- The last seq a partition handed out (0 before the first).
-CREATE FUNCTION intentlog._last_seq(seq_rel regclass)
+CREATE OR REPLACE FUNCTION intentlog._last_seq(seq_rel regclass)
 RETURNS bigint LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE v bigint;
 BEGIN
@@ -28,7 +25,7 @@ BEGIN
   RETURN v;
 END $$;
 
-CREATE FUNCTION intentlog._domain_id(domain text)
+CREATE OR REPLACE FUNCTION intentlog._domain_id(domain text)
 RETURNS int LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE d int;
 BEGIN
@@ -45,7 +42,7 @@ END $$;
 
 -- A new logged segment (or, with hot => true, the unlogged hot table of a
 -- staged partition) under the partition's parent table.
-CREATE FUNCTION intentlog._create_segment(d int, p int, hot boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION intentlog._create_segment(d int, p int, hot boolean DEFAULT false)
 RETURNS regclass LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   dname text;
@@ -80,7 +77,7 @@ BEGIN
   RETURN rel;
 END $$;
 
-CREATE FUNCTION intentlog.create_domain(
+CREATE OR REPLACE FUNCTION intentlog.create_domain(
   domain          text,
   partitions      int DEFAULT 16,
   durability      text DEFAULT 'durable',
@@ -174,7 +171,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.create_domain(text, int, text, interval, int, interval, bigint, text, text) IS
   'Creates a domain: a named intent stream with its partitions and storage. durability: durable (default; logged, nothing committed is ever lost) or staged (unlogged hot table made durable every promote_after; a crash may lose that window, which is recorded in intentlog.gaps).';
 
-CREATE FUNCTION intentlog.drop_domain(domain text)
+CREATE OR REPLACE FUNCTION intentlog.drop_domain(domain text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning AS $$
 DECLARE d int;
@@ -188,10 +185,3 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION intentlog.drop_domain(text) IS
   'Drops a domain with all its intents, cursors and gap records.';
-
-REVOKE ALL ON FUNCTION intentlog.create_domain(text, int, text, interval, int, interval, bigint, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.drop_domain(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._create_segment(int, int, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._invalidate(regclass) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION intentlog.create_domain(text, int, text, interval, int, interval, bigint, text, text) TO intentlog_admin;
-GRANT EXECUTE ON FUNCTION intentlog.drop_domain(text) TO intentlog_admin;

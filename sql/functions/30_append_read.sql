@@ -1,14 +1,6 @@
 -- The append path and the read path (C++: src/extension/append.cpp, fetch.cpp).
 
--- What an append returns. A named type rather than OUT parameters: the
--- executor then takes the result's descriptor from the type cache instead of
--- rebuilding it from pg_proc on every call (about 11,000 instructions, a
--- tenth of a single-intent append).
-CREATE TYPE intentlog.append_result AS (partition int, seq bigint);
-COMMENT ON TYPE intentlog.append_result IS
-  'The identity of an appended intent within its domain: its partition and its seq in that partition.';
-
-CREATE FUNCTION intentlog.intent_append(
+CREATE OR REPLACE FUNCTION intentlog.intent_append(
   domain           text,
   key              text,
   op               text,
@@ -20,7 +12,7 @@ AS 'MODULE_PATHNAME', 'intentlog_intent_append';
 COMMENT ON FUNCTION intentlog.intent_append(text, text, text, bytea, bigint, jsonb) IS
   'Records the intent of a write inside the caller''s transaction: it commits or rolls back with it. Returns the intent''s (partition, seq); (domain, partition, seq) is its identity. Intents of one key are delivered in the order their transactions commit.';
 
-CREATE FUNCTION intentlog.intent_append_batch(
+CREATE OR REPLACE FUNCTION intentlog.intent_append_batch(
   domain            text,
   keys              text[],
   ops               text[],
@@ -32,7 +24,7 @@ AS 'MODULE_PATHNAME', 'intentlog_intent_append_batch';
 COMMENT ON FUNCTION intentlog.intent_append_batch(text, text[], text[], bytea[], bigint[], jsonb[]) IS
   'Appends many intents in one call (arrays of equal length; payloads, expected_versions and headers may be NULL). Returns (partition, seq) per intent, in input order. All or nothing.';
 
-CREATE FUNCTION intentlog.fetch(
+CREATE OR REPLACE FUNCTION intentlog.fetch(
   group_name  text,
   domain      text,
   partition   int,
@@ -45,11 +37,11 @@ AS 'MODULE_PATHNAME', 'intentlog_fetch';
 COMMENT ON FUNCTION intentlog.fetch(text, text, int, int, text) IS
   'Reads the next intents of a partition for a consumer group through the snapshot cursor: never skips an intent that commits late, never returns an aborted one, and is not held back by long transactions. Starts at from_cursor, or at the group''s committed cursor. next_cursor (same on every row) is the cursor after this batch: pass it to intentlog.commit_cursor once the batch is delivered, or to the next fetch.';
 
-CREATE FUNCTION intentlog._valid_cursor(cursor text)
+CREATE OR REPLACE FUNCTION intentlog._valid_cursor(cursor text)
 RETURNS boolean LANGUAGE c IMMUTABLE STRICT
 AS 'MODULE_PATHNAME', 'intentlog_valid_cursor';
 
-CREATE FUNCTION intentlog.commit_cursor(group_name text, domain text, partition int, cursor text)
+CREATE OR REPLACE FUNCTION intentlog.commit_cursor(group_name text, domain text, partition int, cursor text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   d int;
@@ -82,7 +74,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.commit_cursor(text, text, int, text) IS
   'Durably stores a consumer group''s cursor for a partition (a next_cursor from intentlog.fetch). Call it once everything fetched up to that cursor is delivered. Refuses to move backwards.';
 
-CREATE FUNCTION intentlog.get_cursor(group_name text, domain text, partition int)
+CREATE OR REPLACE FUNCTION intentlog.get_cursor(group_name text, domain text, partition int)
 RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT c.watermark::text || CASE WHEN c.pending = '' THEN '' ELSE ';' || c.pending END
     FROM intentlog.cursors c
@@ -91,13 +83,13 @@ $$;
 COMMENT ON FUNCTION intentlog.get_cursor(text, text, int) IS
   'The committed cursor of a consumer group on a partition, or NULL when the group never committed one.';
 
-CREATE FUNCTION intentlog.latest_cursor(domain text, partition int)
+CREATE OR REPLACE FUNCTION intentlog.latest_cursor(domain text, partition int)
 RETURNS text LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'intentlog_latest_cursor';
 COMMENT ON FUNCTION intentlog.latest_cursor(text, int) IS
   'A cursor positioned after every intent committed now (for consumers that start at "latest"); intents of transactions still open are still delivered.';
 
-CREATE FUNCTION intentlog.consume(group_name text, domain text, partition int, max_rows int DEFAULT 1000)
+CREATE OR REPLACE FUNCTION intentlog.consume(group_name text, domain text, partition int, max_rows int DEFAULT 1000)
 RETURNS TABLE (seq bigint, key text, op text, payload bytea, schema_version int, expected_version bigint,
                headers jsonb, appended_at timestamptz)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -117,26 +109,8 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION intentlog.consume(text, text, int, int) IS
   'fetch + commit_cursor in one call, for psql and scripts: the rows are acknowledged when the calling transaction commits.';
-
-REVOKE ALL ON FUNCTION intentlog.intent_append(text, text, text, bytea, bigint, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.intent_append_batch(text, text[], text[], bytea[], bigint[], jsonb[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.fetch(text, text, int, int, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.commit_cursor(text, text, int, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.get_cursor(text, text, int) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.latest_cursor(text, int) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.consume(text, text, int, int) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION intentlog.intent_append(text, text, text, bytea, bigint, jsonb) TO intentlog_writer;
-GRANT EXECUTE ON FUNCTION intentlog.intent_append_batch(text, text[], text[], bytea[], bigint[], jsonb[]) TO intentlog_writer;
-GRANT EXECUTE ON FUNCTION intentlog.fetch(text, text, int, int, text) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.commit_cursor(text, text, int, text) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.get_cursor(text, text, int) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.latest_cursor(text, int) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.consume(text, text, int, int) TO intentlog_consumer;
-
-CREATE FUNCTION intentlog.wait_for_intents(since bigint, timeout_ms int DEFAULT 1000)
+CREATE OR REPLACE FUNCTION intentlog.wait_for_intents(since bigint, timeout_ms int DEFAULT 1000)
 RETURNS TABLE (tick bigint, domain text, partition int) LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'intentlog_wait_for_intents';
 COMMENT ON FUNCTION intentlog.wait_for_intents(bigint, int) IS
   'Consumers'' wakeup: waits until a transaction that appended intents commits after tick "since" (or timeout_ms passes), then returns the partitions of this database that received intents since, each with the current tick; with nothing new, one row (tick, NULL, NULL). Pass the returned tick next time (start with 0). Cheaper than NOTIFY, which serializes all notifying commits.';
-REVOKE ALL ON FUNCTION intentlog.wait_for_intents(bigint, int) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION intentlog.wait_for_intents(bigint, int) TO intentlog_consumer;

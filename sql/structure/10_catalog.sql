@@ -18,10 +18,13 @@ CREATE TABLE intentlog.domains (
   max_headers_bytes   int NOT NULL DEFAULT 8192 CHECK (max_headers_bytes BETWEEN 0 AND 1048576),
   state_query         text,
   consistency_timeout interval NOT NULL DEFAULT '5 seconds',
-  created_at          timestamptz NOT NULL DEFAULT now()
+  created_at          timestamptz NOT NULL DEFAULT now(),
+  validate_payloads   boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE intentlog.domains IS
   'One row per domain (a named intent stream) with its settings; create with intentlog.create_domain().';
+COMMENT ON COLUMN intentlog.domains.validate_payloads IS
+  'When true, intent_append refuses payloads that are not a complete message of the current schema version (set with intentlog.set_validate_payloads()).';
 
 CREATE TABLE intentlog.partitions (
   domain_id      int NOT NULL REFERENCES intentlog.domains ON DELETE CASCADE,
@@ -92,17 +95,6 @@ SELECT pg_catalog.pg_extension_config_dump('intentlog.partitions', '');
 SELECT pg_catalog.pg_extension_config_dump('intentlog.segments', '');
 SELECT pg_catalog.pg_extension_config_dump('intentlog.cursors', '');
 SELECT pg_catalog.pg_extension_config_dump('intentlog.gaps', '');
-
-GRANT SELECT ON ALL TABLES IN SCHEMA intentlog TO intentlog_admin, intentlog_consumer;
--- The append path reads the domain settings and append targets (cached per backend).
-GRANT SELECT ON intentlog.domains, intentlog.partitions TO intentlog_writer;
-
--- Settings changed by hand (UPDATE intentlog.domains ...) reach every
--- backend's cache: the trigger invalidates them all.
-CREATE FUNCTION intentlog._domains_changed() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  PERFORM intentlog._invalidate('intentlog.domains'::regclass);
-  RETURN NULL;
-END $$;
-
+-- ... and their ids' sequences, or a restored database hands out ids again.
+SELECT pg_catalog.pg_extension_config_dump('intentlog.domains_domain_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('intentlog.gaps_gap_id_seq', '');

@@ -3,22 +3,21 @@
 -- intentlog.maintain() every intentlog.maintenance_naptime; a DBA may call it
 -- by hand too (it is idempotent and never waits on application transactions).
 
-CREATE FUNCTION intentlog._promote_rows(hot regclass, durable regclass, cursor text, max_rows int,
+CREATE OR REPLACE FUNCTION intentlog._promote_rows(hot regclass, durable regclass, cursor text, max_rows int,
                                         OUT moved bigint, OUT next_cursor text)
 LANGUAGE c VOLATILE
 AS 'MODULE_PATHNAME', 'intentlog_promote_rows';
 COMMENT ON FUNCTION intentlog._promote_rows(regclass, regclass, text, int) IS
   'Internal: moves the committed rows of a staged hot table past its snapshot cursor into a logged segment (one multi-insert, one delete); returns how many and the next cursor (null when none moved).';
-REVOKE ALL ON FUNCTION intentlog._promote_rows(regclass, regclass, text, int) FROM PUBLIC;
 
 -- Lowest seq a cursor may still have to read, minus one.
-CREATE FUNCTION intentlog._cursor_floor(watermark bigint, pending text)
+CREATE OR REPLACE FUNCTION intentlog._cursor_floor(watermark bigint, pending text)
 RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
   SELECT least(watermark, (SELECT min(split_part(x, ':', 2)::bigint)
                              FROM unnest(string_to_array(nullif(pending, ''), ',')) AS x))
 $$;
 
-CREATE FUNCTION intentlog._cursor_floor(cursor text)
+CREATE OR REPLACE FUNCTION intentlog._cursor_floor(cursor text)
 RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
   SELECT intentlog._cursor_floor(split_part(cursor, ';', 1)::bigint, split_part(cursor, ';', 2))
 $$;
@@ -27,7 +26,7 @@ $$;
 -- lost, and move each staged partition's seq past anything handed out before
 -- the crash (its last WAL record may predate seqs already used and even
 -- delivered), so no seq is ever reused. Returns true when it recorded gaps.
-CREATE FUNCTION intentlog._recover_after_crash()
+CREATE OR REPLACE FUNCTION intentlog._recover_after_crash()
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   part record;
@@ -71,7 +70,7 @@ COMMENT ON FUNCTION intentlog._recover_after_crash() IS
 -- Moves what committed in a staged partition's hot table into its current
 -- logged segment, through a snapshot cursor of its own: rows of transactions
 -- still open stay behind (and are moved once they commit), nobody waits.
-CREATE FUNCTION intentlog._promote(d int, p int, max_rows int DEFAULT 50000)
+CREATE OR REPLACE FUNCTION intentlog._promote(d int, p int, max_rows int DEFAULT 50000)
 RETURNS bigint LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   part intentlog.partitions%ROWTYPE;
@@ -90,7 +89,7 @@ END $$;
 
 -- Starts a new segment when the current one is full or old enough; the old
 -- one is sealed (no new appends) and left to retention.
-CREATE FUNCTION intentlog._rotate(d int, p int)
+CREATE OR REPLACE FUNCTION intentlog._rotate(d int, p int)
 RETURNS boolean LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   dom intentlog.domains%ROWTYPE;
@@ -131,7 +130,7 @@ END $$;
 
 -- Drops sealed segments that every consumer group has read past and whose
 -- retention has expired. Whole tables, never row deletes.
-CREATE FUNCTION intentlog._retain(d int, p int)
+CREATE OR REPLACE FUNCTION intentlog._retain(d int, p int)
 RETURNS int LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   dom intentlog.domains%ROWTYPE;
@@ -170,25 +169,23 @@ END $$;
 
 -- Whether a promotion from the cursor would find a row: with nothing to move
 -- a promotion round would only take a lock and an xid.
-CREATE FUNCTION intentlog._promotable(hot regclass, cursor text)
+CREATE OR REPLACE FUNCTION intentlog._promotable(hot regclass, cursor text)
 RETURNS boolean LANGUAGE c STABLE STRICT
 AS 'MODULE_PATHNAME', 'intentlog_promotable';
-REVOKE ALL ON FUNCTION intentlog._promotable(regclass, text) FROM PUBLIC;
 
 -- Whether a partition's promotion is due and would move something. Due a
 -- little early, so that the promote_after bound holds between rounds.
-CREATE FUNCTION intentlog._promotion_due(durability text, promoted_at timestamptz, promote_after interval,
+CREATE OR REPLACE FUNCTION intentlog._promotion_due(durability text, promoted_at timestamptz, promote_after interval,
                                          hot regclass, cursor text)
 RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
   SELECT CASE WHEN durability = 'staged' AND promoted_at + promote_after <= now() + interval '300 milliseconds'
               THEN intentlog._promotable(hot, cursor) ELSE false END
 $$;
-REVOKE ALL ON FUNCTION intentlog._promotion_due(text, timestamptz, interval, regclass, text) FROM PUBLIC;
 
 -- One partition's share of a maintenance round. The background worker runs
 -- each partition in a transaction of its own, so that one partition's error
 -- or lock wait neither undoes nor holds up the others' promotions.
-CREATE FUNCTION intentlog._maintain_partition(d int, p int, housekeeping boolean DEFAULT true,
+CREATE OR REPLACE FUNCTION intentlog._maintain_partition(d int, p int, housekeeping boolean DEFAULT true,
                                                OUT promoted bigint, OUT rotated boolean, OUT dropped int,
                                                OUT lock_wait text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -222,7 +219,7 @@ END $$;
 COMMENT ON FUNCTION intentlog._maintain_partition(int, int, boolean) IS
   'Internal: one partition''s maintenance: promotion when due, then (housekeeping) rotation and retention. The background worker calls it in a transaction per partition, with housekeeping about once a second. lock_wait: why rotation and retention were put off to the next round (a lock wait that ran into lock_timeout), else null.';
 
-CREATE FUNCTION intentlog.maintain()
+CREATE OR REPLACE FUNCTION intentlog.maintain()
 RETURNS TABLE (promoted bigint, rotated int, dropped int) LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -242,9 +239,3 @@ END $$;
 COMMENT ON FUNCTION intentlog.maintain() IS
   'One maintenance round in the caller''s transaction: records crash gaps, promotes staged hot tables (at least every promote_after), rotates full or old segments and drops consumed, expired ones. The extension''s background worker does the same a partition per transaction; safe to call by hand.';
 
-REVOKE ALL ON FUNCTION intentlog.maintain() FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._maintain_partition(int, int, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._recover_after_crash() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION intentlog.maintain() TO intentlog_admin;
--- Writers and consumers may be the first backend after a crash.
-GRANT EXECUTE ON FUNCTION intentlog._recover_after_crash() TO intentlog_writer, intentlog_consumer;

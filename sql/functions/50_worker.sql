@@ -1,55 +1,13 @@
--- Worker coordination: partition leases between worker processes, and which
--- gaps each consumer group has been told about.
---
--- Leases are per (consumer group, domain, partition). A worker asks for the
--- partitions of a (group, domain) only while it has a consumer of that group
--- connected; the workers that ask share the partitions evenly, and a worker
--- that stops renewing (killed, partitioned away) loses its leases when they
--- expire, so the others take its partitions over. A lease only says who
--- drains a partition; cursors stay in intentlog.cursors, so a new owner
--- resumes from the group's committed cursor (at-least-once).
-
-CREATE TABLE intentlog.lease_members (
-  group_name  text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
-  domain_id   int NOT NULL REFERENCES intentlog.domains ON DELETE CASCADE,
-  worker_id   text NOT NULL CHECK (length(worker_id) BETWEEN 1 AND 200),
-  joined_at   timestamptz NOT NULL DEFAULT now(),
-  expires_at  timestamptz NOT NULL,
-  PRIMARY KEY (group_name, domain_id, worker_id)
-);
-COMMENT ON TABLE intentlog.lease_members IS
-  'Workers currently serving a consumer group on a domain; the partitions are split evenly among the live (unexpired) ones.';
-
-CREATE TABLE intentlog.leases (
-  group_name  text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
-  domain_id   int NOT NULL REFERENCES intentlog.domains ON DELETE CASCADE,
-  partition   int NOT NULL,
-  worker_id   text NOT NULL,
-  acquired_at timestamptz NOT NULL DEFAULT now(),
-  expires_at  timestamptz NOT NULL,
-  PRIMARY KEY (group_name, domain_id, partition)
-);
-COMMENT ON TABLE intentlog.leases IS
-  'Which worker drains a partition for a consumer group, until expires_at. An expired lease is free for any worker to take.';
-
-CREATE TABLE intentlog.gap_notices (
-  group_name  text NOT NULL,
-  gap_id      bigint NOT NULL REFERENCES intentlog.gaps ON DELETE CASCADE,
-  reported_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (group_name, gap_id)
-);
-COMMENT ON TABLE intentlog.gap_notices IS
-  'Gaps (intentlog.gaps) a consumer group has been sent a Gap frame for; the others are still to be reported.';
-SELECT pg_catalog.pg_extension_config_dump('intentlog.gap_notices', '');
+-- Worker coordination: partition leases and gap notices (tables: sql/structure/50_worker.sql).
 
 -- Serializes lease changes of one (group, domain) so that concurrent workers
 -- see each other's claims; other groups and domains are not held up.
-CREATE FUNCTION intentlog._lease_lock(group_name text, d int)
+CREATE OR REPLACE FUNCTION intentlog._lease_lock(group_name text, d int)
 RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
   SELECT pg_advisory_xact_lock(hashtext('intentlog.lease'), hashtext($1 || '/' || $2::text))
 $$;
 
-CREATE FUNCTION intentlog.lease_acquire(worker_id text, group_name text, domain text,
+CREATE OR REPLACE FUNCTION intentlog.lease_acquire(worker_id text, group_name text, domain text,
                                         ttl interval DEFAULT '10 seconds')
 RETURNS SETOF int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -112,7 +70,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.lease_acquire(text, text, text, interval) IS
   'Called periodically (well within ttl) by a worker serving consumer group group_name on domain: renews its membership and its leases, takes free or expired partitions up to an even share among the live workers, hands back partitions above that share, and returns the partitions it now holds.';
 
-CREATE FUNCTION intentlog.lease_renew(worker_id text, group_name text, domain text,
+CREATE OR REPLACE FUNCTION intentlog.lease_renew(worker_id text, group_name text, domain text,
                                       ttl interval DEFAULT '10 seconds')
 RETURNS SETOF int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -133,7 +91,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.lease_renew(text, text, text, interval) IS
   'Extends a worker''s leases on (group_name, domain) without rebalancing; returns the partitions it still holds (a lease that expired and was taken over is not among them).';
 
-CREATE FUNCTION intentlog.lease_release(worker_id text, group_name text, domain text,
+CREATE OR REPLACE FUNCTION intentlog.lease_release(worker_id text, group_name text, domain text,
                                         partitions int[] DEFAULT NULL)
 RETURNS int LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -155,7 +113,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.lease_release(text, text, text, int[]) IS
   'Gives up a worker''s leases on (group_name, domain): the listed partitions, or all of them and its membership when partitions is NULL (its last consumer of the group left, or it shuts down). Returns how many were released.';
 
-CREATE FUNCTION intentlog.unreported_gaps(group_name text, domain text, partitions int[])
+CREATE OR REPLACE FUNCTION intentlog.unreported_gaps(group_name text, domain text, partitions int[])
 RETURNS TABLE (gap_id bigint, partition int, first_seq bigint, last_seq bigint, detected_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   SELECT g.gap_id, g.partition, g.first_seq, g.last_seq, g.detected_at
@@ -167,22 +125,10 @@ $$;
 COMMENT ON FUNCTION intentlog.unreported_gaps(text, text, int[]) IS
   'Gaps of the given partitions that consumer group group_name has not been sent a Gap frame for yet.';
 
-CREATE FUNCTION intentlog.gap_reported(group_name text, gap_id bigint)
+CREATE OR REPLACE FUNCTION intentlog.gap_reported(group_name text, gap_id bigint)
 RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
   INSERT INTO intentlog.gap_notices (group_name, gap_id) VALUES ($1, $2) ON CONFLICT DO NOTHING
 $$;
 COMMENT ON FUNCTION intentlog.gap_reported(text, bigint) IS
   'Records that consumer group group_name was sent the Gap frame of gap gap_id.';
 
-GRANT SELECT ON intentlog.lease_members, intentlog.leases, intentlog.gap_notices TO intentlog_admin, intentlog_consumer;
-REVOKE ALL ON FUNCTION intentlog._lease_lock(text, int) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.lease_acquire(text, text, text, interval) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.lease_renew(text, text, text, interval) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.lease_release(text, text, text, int[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.unreported_gaps(text, text, int[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.gap_reported(text, bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION intentlog.lease_acquire(text, text, text, interval) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.lease_renew(text, text, text, interval) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.lease_release(text, text, text, int[]) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.unreported_gaps(text, text, int[]) TO intentlog_consumer;
-GRANT EXECUTE ON FUNCTION intentlog.gap_reported(text, bigint) TO intentlog_consumer;

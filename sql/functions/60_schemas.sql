@@ -1,38 +1,6 @@
--- Schema registry (DESIGN.md, "Schemas"): Protobuf descriptor sets per domain
--- and version, compatibility checks, validated and JSON appends, decoding.
--- C++: src/extension/schema_registry.cpp over src/common/schema_compat.cpp
--- and src/common/payload_codec.cpp.
+-- Schema registry (tables: sql/structure/60_schemas.sql). C++: src/extension/schema_registry.cpp.
 
-CREATE TABLE intentlog.schemas (
-  domain_id      int NOT NULL REFERENCES intentlog.domains ON DELETE CASCADE,
-  version        int NOT NULL CHECK (version >= 1),
-  message        text NOT NULL,
-  descriptor_set bytea NOT NULL,
-  compatibility  text NOT NULL CHECK (compatibility IN ('backward', 'forward', 'full', 'none')),
-  registered_at  timestamptz NOT NULL DEFAULT now(),
-  registered_by  text NOT NULL DEFAULT current_user,
-  PRIMARY KEY (domain_id, version)
-);
-COMMENT ON TABLE intentlog.schemas IS
-  'Protobuf schema versions of each domain: a serialized FileDescriptorSet (protoc --include_imports --descriptor_set_out) and the full name of the payload message. Register with intentlog.register_schema(); intents carry the version they were appended under.';
-COMMENT ON COLUMN intentlog.schemas.message IS 'Full name of the payload message, e.g. shop.v1.Order.';
-COMMENT ON COLUMN intentlog.schemas.compatibility IS
-  'Mode this version was checked under against the previous one: backward, forward, full or none.';
-SELECT pg_catalog.pg_extension_config_dump('intentlog.schemas', '');
--- Descriptor sets are not secret: the append path reads them to validate, the
--- worker ships them to consumers.
-GRANT SELECT ON intentlog.schemas TO intentlog_admin, intentlog_consumer, intentlog_writer;
-
--- Any change to the registry reaches every backend's domain cache (the
--- current version, stamped on appends) and its parsed schemas.
-CREATE TRIGGER schemas_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON intentlog.schemas
-  FOR EACH STATEMENT EXECUTE FUNCTION intentlog._domains_changed();
-
-ALTER TABLE intentlog.domains ADD COLUMN validate_payloads boolean NOT NULL DEFAULT false;
-COMMENT ON COLUMN intentlog.domains.validate_payloads IS
-  'When true, intent_append refuses payloads that are not a complete message of the current schema version (set with intentlog.set_validate_payloads()).';
-
-CREATE FUNCTION intentlog._check_schema(
+CREATE OR REPLACE FUNCTION intentlog._check_schema(
   domain text, prev_version int, prev_set bytea, prev_message text,
   descriptor_set bytea, message text, compatibility text)
 RETURNS text LANGUAGE c IMMUTABLE
@@ -40,7 +8,7 @@ AS 'MODULE_PATHNAME', 'intentlog_check_schema';
 COMMENT ON FUNCTION intentlog._check_schema(text, int, bytea, text, bytea, text, text) IS
   'Internal: parses a descriptor set, finds the message (returns its full name) and raises unless it keeps the compatibility mode with the previous version.';
 
-CREATE FUNCTION intentlog.register_schema(
+CREATE OR REPLACE FUNCTION intentlog.register_schema(
   domain         text,
   descriptor_set bytea,
   message        text,
@@ -72,7 +40,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.register_schema(text, bytea, text, text) IS
   'Registers a serialized FileDescriptorSet (protoc --include_imports --descriptor_set_out) and the full name of the payload message as the domain''s next schema version, and returns that version (the existing one if the same schema is registered again). Refuses, naming the field, changes that break compatibility with the previous version: backward (default; new readers read old data), forward (old readers read new data), full (both) or none.';
 
-CREATE FUNCTION intentlog.set_validate_payloads(domain text, validate boolean DEFAULT true)
+CREATE OR REPLACE FUNCTION intentlog.set_validate_payloads(domain text, validate boolean DEFAULT true)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE d int;
 BEGIN
@@ -90,7 +58,7 @@ END $$;
 COMMENT ON FUNCTION intentlog.set_validate_payloads(text, boolean) IS
   'Makes intent_append refuse (SQLSTATE 22P03, nothing written) payloads that are not a complete message of the domain''s current schema version, with no field that version does not define; false turns the check off. NULL payloads are always accepted.';
 
-CREATE FUNCTION intentlog.schema_descriptor(domain text, schema_version int DEFAULT NULL)
+CREATE OR REPLACE FUNCTION intentlog.schema_descriptor(domain text, schema_version int DEFAULT NULL)
 RETURNS TABLE (version int, message text, descriptor_set bytea)
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE d int;
@@ -111,19 +79,19 @@ END $$;
 COMMENT ON FUNCTION intentlog.schema_descriptor(text, int) IS
   'The descriptor set and message name of one schema version of a domain (the current one if schema_version is NULL), for consumers that decode payloads: an intent''s schema_version names the version its payload was appended under.';
 
-CREATE FUNCTION intentlog.decode(domain text, schema_version int, payload bytea)
+CREATE OR REPLACE FUNCTION intentlog.decode(domain text, schema_version int, payload bytea)
 RETURNS jsonb LANGUAGE c STABLE STRICT
 AS 'MODULE_PATHNAME', 'intentlog_decode';
 COMMENT ON FUNCTION intentlog.decode(text, int, bytea) IS
   'A payload as JSON, decoded with the given schema version of the domain (proto3 JSON mapping: lowerCamelCase field names, enums by name, 64-bit integers as strings). NULL if any argument is NULL, e.g. an intent appended before the domain had a schema. A string field holding a NUL character cannot be shown in jsonb (SQLSTATE 22P05).';
 
-CREATE FUNCTION intentlog.encode(domain text, payload jsonb, schema_version int DEFAULT NULL)
+CREATE OR REPLACE FUNCTION intentlog.encode(domain text, payload jsonb, schema_version int DEFAULT NULL)
 RETURNS bytea LANGUAGE c STABLE
 AS 'MODULE_PATHNAME', 'intentlog_encode';
 COMMENT ON FUNCTION intentlog.encode(text, jsonb, int) IS
   'JSON encoded as the domain''s payload message (proto3 JSON mapping; field names in either spelling; unknown fields are an error, SQLSTATE 22P02). Uses the current schema version when schema_version is NULL. NULL for a NULL payload.';
 
-CREATE FUNCTION intentlog.intent_append_json(
+CREATE OR REPLACE FUNCTION intentlog.intent_append_json(
   domain           text,
   key              text,
   op               text,
@@ -135,16 +103,3 @@ AS $$ SELECT a.partition, a.seq FROM intentlog.intent_append($1, $2, $3, intentl
 COMMENT ON FUNCTION intentlog.intent_append_json(text, text, text, jsonb, bigint, jsonb) IS
   'intent_append with a JSON payload, encoded through the domain''s current schema version (which the intent then carries). JSON that does not match the schema is refused with SQLSTATE 22P02.';
 
-REVOKE ALL ON FUNCTION intentlog._check_schema(text, int, bytea, text, bytea, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.register_schema(text, bytea, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.set_validate_payloads(text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.schema_descriptor(text, int) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.decode(text, int, bytea) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.encode(text, jsonb, int) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog.intent_append_json(text, text, text, jsonb, bigint, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION intentlog.register_schema(text, bytea, text, text) TO intentlog_admin;
-GRANT EXECUTE ON FUNCTION intentlog.set_validate_payloads(text, boolean) TO intentlog_admin;
-GRANT EXECUTE ON FUNCTION intentlog.schema_descriptor(text, int) TO intentlog_consumer, intentlog_admin;
-GRANT EXECUTE ON FUNCTION intentlog.decode(text, int, bytea) TO intentlog_consumer, intentlog_admin;
-GRANT EXECUTE ON FUNCTION intentlog.encode(text, jsonb, int) TO intentlog_writer, intentlog_admin;
-GRANT EXECUTE ON FUNCTION intentlog.intent_append_json(text, text, text, jsonb, bigint, jsonb) TO intentlog_writer;
