@@ -1,7 +1,8 @@
 // The utility hook. DROP DATABASE and the other statements that need a
 // database without other sessions ask its maintenance worker to leave first
 // (see maintenance.h); DROP EXTENSION intentlog without CASCADE refuses while
-// the database has domains, naming them.
+// the database has domains, naming them, and takes the schema intentlog with
+// it.
 #include <signal.h>
 
 #include "extension/maintenance.h"
@@ -70,11 +71,12 @@ void ask_worker_to_leave(Oid db) {
   }
 }
 
-// Whether a statement drops the intentlog extension without CASCADE.
-bool drops_intentlog_restrict(Node* stmt) {
+// Whether a statement drops the intentlog extension (without CASCADE, with
+// restrict_only).
+bool drops_intentlog(Node* stmt, bool restrict_only) {
   if (stmt == nullptr || !IsA(stmt, DropStmt)) return false;
   auto* drop = castNode(DropStmt, stmt);
-  if (drop->removeType != OBJECT_EXTENSION || drop->behavior == DROP_CASCADE) return false;
+  if (drop->removeType != OBJECT_EXTENSION || (restrict_only && drop->behavior == DROP_CASCADE)) return false;
   ListCell* lc;
   foreach (lc, drop->objects) {
     if (strcmp(strVal(lfirst(lc)), "intentlog") == 0) return true;
@@ -109,6 +111,24 @@ void refuse_drop_while_domains() {
   SPI_finish();
 }
 
+// CREATE EXTENSION created the schema intentlog (the control file names it)
+// but PostgreSQL does not count it as the extension's: once the extension is
+// dropped, an empty schema intentlog goes with it. One that holds anything
+// else stays.
+void drop_empty_schema() {
+  const Oid ns = get_namespace_oid("intentlog", true);
+  if (!OidIsValid(ns)) return;
+  SPI_connect();
+  Datum arg = ObjectIdGetDatum(ns);
+  Oid type = OIDOID;
+  // Not read-only: a fresh snapshot, which sees what the DROP just deleted.
+  if (SPI_execute_with_args("SELECT 1 FROM pg_depend WHERE refclassid = 'pg_namespace'::regclass AND refobjid = $1",
+                            1, &type, &arg, nullptr, false, 1) == SPI_OK_SELECT &&
+      SPI_processed == 0)
+    SPI_execute("DROP SCHEMA intentlog", false, 0);
+  SPI_finish();
+}
+
 void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only_tree, ProcessUtilityContext context,
                   ParamListInfo params, QueryEnvironment* query_env, DestReceiver* dest, QueryCompletion* qc) {
   const char* name = database_needed_alone(pstmt->utilityStmt);
@@ -118,11 +138,14 @@ void utility_hook(PlannedStmt* pstmt, const char* query, bool read_only_tree, Pr
     // another owner's maintenance.
     if (OidIsValid(db) && pg_database_ownercheck(db, GetUserId())) ask_worker_to_leave(db);
   }
-  if (drops_intentlog_restrict(pstmt->utilityStmt)) refuse_drop_while_domains();
+  if (drops_intentlog(pstmt->utilityStmt, true)) refuse_drop_while_domains();
+  const bool dropping_intentlog =
+      drops_intentlog(pstmt->utilityStmt, false) && OidIsValid(get_extension_oid("intentlog", true));
   if (prev_utility_hook != nullptr)
     prev_utility_hook(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
   else
     standard_ProcessUtility(pstmt, query, read_only_tree, context, params, query_env, dest, qc);
+  if (dropping_intentlog && !OidIsValid(get_extension_oid("intentlog", true))) drop_empty_schema();
 }
 
 }  // namespace
