@@ -27,6 +27,7 @@ cleanup_dbs() {
   done
 }
 trap 'rc=$?; cleanup_dbs; (exit $rc); cleanup' EXIT
+phase() { echo "[$SECONDS s] $*"; }
 version=$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" "$HERE/intentlog.control")
 
 # The released script is what v0.1 built, byte for byte.
@@ -44,9 +45,11 @@ log_from=$(wc -c <"$SERVER_LOG")
 q -c "CREATE EXTENSION intentlog VERSION '0.1'"
 [ "$(q -c "SELECT extversion FROM pg_extension WHERE extname = 'intentlog'")" = 0.1 ] || fail "0.1 not installed"
 
+phase "use 0.1"
 # --- Use it under 0.1 --------------------------------------------------------
 use_it
 
+phase "wait for the version warning"
 # The library is $version, the SQL 0.1: the database's maintenance worker says so, once.
 paused="intentlog maintenance paused in database \"$TEST_DB\""
 for _ in $(seq 250); do
@@ -60,6 +63,7 @@ sleep 1  # five more rounds
 
 catalog >"$SCRATCH/catalog.before"
 
+phase "upgrade"
 # --- The upgrade -------------------------------------------------------------
 q -c "ALTER EXTENSION intentlog UPDATE"
 [ "$(q -c "SELECT extversion FROM pg_extension WHERE extname = 'intentlog'")" = "$version" ] || fail "not updated to $version"
@@ -73,6 +77,7 @@ done
 tail -c +"$log_from" "$SERVER_LOG" | grep -qF "intentlog maintenance resumed in database \"$TEST_DB\"" \
   || fail "maintenance did not say it resumed after the update"
 
+phase "schema comparison"
 # --- Same schema as a fresh install with the same domains ---------------------
 psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $FRESH_DB" >/dev/null
 q -d "$FRESH_DB" -c "CREATE EXTENSION intentlog" -c "$DOMAINS" >/dev/null
@@ -80,7 +85,7 @@ q -d "$FRESH_DB" -c "CREATE EXTENSION intentlog" -c "$DOMAINS" >/dev/null
 "$LIB_DIR/schema_dump.sh" "$FRESH_DB" >"$SCRATCH/schema.fresh"
 [ "$(grep -c 'CREATE FUNCTION intentlog\.' "$SCRATCH/schema.fresh")" -gt 50 ] || fail "the dump does not list the extension's functions"
 diff -u "$SCRATCH/schema.fresh" "$SCRATCH/schema.upgraded" >"$SCRATCH/schema.diff" \
-  || { head -60 "$SCRATCH/schema.diff" >&2; fail "the upgraded schema differs from a fresh $version install"; }
+  || { head -150 "$SCRATCH/schema.diff" >&2; fail "the upgraded schema differs from a fresh $version install"; }
 # The comparison sees a difference: one default changed in the fresh database.
 q -d "$FRESH_DB" -c "ALTER TABLE intentlog.domains ALTER COLUMN max_attempts SET DEFAULT 9"
 "$LIB_DIR/schema_dump.sh" "$FRESH_DB" >"$SCRATCH/schema.changed"
@@ -89,6 +94,7 @@ if diff "$SCRATCH/schema.changed" "$SCRATCH/schema.upgraded" >"$SCRATCH/schema.d
 fi
 grep -q 'max_attempts integer DEFAULT 9' "$SCRATCH/schema.diff2" || fail "the comparison's difference is not the changed default"
 
+phase "worker"
 # --- The worker resumes from the old cursors ----------------------------------
 owed "$SCRATCH"
 drain "$SCRATCH"
@@ -96,6 +102,7 @@ drain "$SCRATCH"
 append orders 81 90
 wait_lines "$SCRATCH/orders.jsonl" $(( $(wc -l <"$SCRATCH/expected.orders") + 10 )) 20 || fail "appends after the update were not delivered"
 
+phase "pg_regress"
 # --- The SQL tests on a database upgraded from 0.1 ------------------------------
 psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $REGRESS_DB" >/dev/null
 # What pg_regress sets on the databases it creates itself.
@@ -112,6 +119,7 @@ tests=$(sed -n 's/^REGRESS *= *//p' "$HERE/Makefile")
 psql -XAtq -d postgres -c "DROP DATABASE $REGRESS_DB WITH (FORCE)"
 psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $REGRESS_DB" >/dev/null
 q -d "$REGRESS_DB" -c "CREATE EXTENSION intentlog VERSION '0.1'" -c "ALTER EXTENSION intentlog UPDATE"
+phase "pgTAP"
 pg_prove -d "$REGRESS_DB" "$HERE"/test/pgtap/*.sql >"$SCRATCH/pgtap.log" 2>&1 \
   || { tail -30 "$SCRATCH/pgtap.log" >&2; fail "pgTAP failed on an upgraded database"; }
 

@@ -5,36 +5,40 @@
 # every partition's seq goes on where it was (new appends get new seqs, none
 # reused), a new domain gets a new id, and a worker on the restored database
 # resumes from the dumped cursors with nothing lost.
-TEST_TIMEOUT=90
+TEST_TIMEOUT=150
 source "$(dirname "$0")/lib/common.sh"
 source "$LIB_DIR/lifecycle.sh"
-RESTORED_DB=${TEST_DB}_restored
-trap 'rc=$?; psql -XAtq -d postgres -c "DROP DATABASE IF EXISTS $RESTORED_DB WITH (FORCE)" >/dev/null 2>&1; (exit $rc); cleanup' EXIT
-
-make_db
-use_it
-catalog >"$SCRATCH/catalog.dumped"
+# The database in use is dumped from DUMPED_DB and restored into TEST_DB,
+# the one the worker (start_worker) connects to.
+DUMPED_DB=${TEST_DB}_dumped
+trap 'rc=$?; psql -XAtq -d postgres -c "DROP DATABASE IF EXISTS $DUMPED_DB WITH (FORCE)" >/dev/null 2>&1; (exit $rc); cleanup' EXIT
 last_seqs() {
   q -c "SELECT d.name, p.partition, intentlog._last_seq(p.seq_rel) FROM intentlog.partitions p
           JOIN intentlog.domains d USING (domain_id) ORDER BY 1, 2"
 }
+
+export PGDATABASE=$DUMPED_DB
+psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DUMPED_DB" >/dev/null
+q -c "CREATE EXTENSION intentlog"
+use_it
+catalog >"$SCRATCH/catalog.dumped"
 last_seqs >"$SCRATCH/seqs.dumped"
 max_domain_id=$(q -c "SELECT max(domain_id) FROM intentlog.domains")
+pg_dump -Fc -f "$SCRATCH/db.dump" "$DUMPED_DB" || fail "pg_dump failed"
 
-pg_dump -Fc -f "$SCRATCH/db.dump" "$TEST_DB" || fail "pg_dump failed"
-psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $RESTORED_DB" >/dev/null
-pg_restore --exit-on-error -d "$RESTORED_DB" "$SCRATCH/db.dump" 2>"$SCRATCH/restore.err" \
+export PGDATABASE=$TEST_DB
+psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $TEST_DB" >/dev/null
+pg_restore --exit-on-error -d "$TEST_DB" "$SCRATCH/db.dump" 2>"$SCRATCH/restore.err" \
   || { cat "$SCRATCH/restore.err" >&2; fail "pg_restore failed"; }
 [ -s "$SCRATCH/restore.err" ] && { cat "$SCRATCH/restore.err" >&2; fail "pg_restore printed errors or warnings"; }
-
-# From here on, the restored database.
-export PGDATABASE=$RESTORED_DB
 catalog >"$SCRATCH/catalog.restored"
 diff "$SCRATCH/catalog.dumped" "$SCRATCH/catalog.restored" >&2 || fail "catalog rows or intents differ after restore"
 last_seqs >"$SCRATCH/seqs.restored"
 diff "$SCRATCH/seqs.dumped" "$SCRATCH/seqs.restored" >&2 || fail "partition seqs differ after restore"
 [ "$(q -c "SELECT count(*) FROM intentlog.crash_sentinel")" = 1 ] || fail "the restored database looks crashed"
 [ "$(q -c "SELECT count(*) FROM intentlog.gaps")" = 0 ] || fail "gaps recorded in the restored database"
+# The dumped database goes away: nothing can be delivered from it.
+psql -XAtq -d postgres -c "DROP DATABASE $DUMPED_DB WITH (FORCE)"
 
 owed "$SCRATCH"
 drain "$SCRATCH"
