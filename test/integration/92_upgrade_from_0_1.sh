@@ -26,7 +26,7 @@ cleanup_dbs() {
     psql -XAtq -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   done
 }
-trap 'rc=$?; cleanup_dbs; (exit $rc); cleanup' EXIT
+trap 'rc=$?; stop_processes; cleanup_dbs; (exit $rc); cleanup' EXIT
 phase() { echo "[$SECONDS s] $*"; }
 version=$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" "$HERE/intentlog.control")
 

@@ -2,6 +2,13 @@
 # common.sh): a database in use, its catalog as text, what a worker owes.
 REPO=$(cd "$LIB_DIR/../../.." && pwd)
 
+# For a test's EXIT trap: its workers and consumers go before its extra
+# databases are dropped (DROP DATABASE ... WITH (FORCE) would otherwise race
+# a worker reconnecting), then common.sh's cleanup.
+stop_processes() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+}
+
 DOMAINS="SELECT intentlog.create_domain('orders', partitions => 4, max_attempts => 2);
          SELECT intentlog.create_domain('cache', partitions => 2, durability => 'staged');"
 
