@@ -10,8 +10,8 @@
 
 extern "C" {
 #include "commands/dbcommands.h"
-#include "commands/extension.h"
 #include "commands/defrem.h"
+#include "commands/extension.h"
 #include "nodes/parsenodes.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -122,8 +122,8 @@ void drop_empty_schema() {
   Datum arg = ObjectIdGetDatum(ns);
   Oid type = OIDOID;
   // Not read-only: a fresh snapshot, which sees what the DROP just deleted.
-  if (SPI_execute_with_args("SELECT 1 FROM pg_depend WHERE refclassid = 'pg_namespace'::regclass AND refobjid = $1",
-                            1, &type, &arg, nullptr, false, 1) == SPI_OK_SELECT &&
+  if (SPI_execute_with_args("SELECT 1 FROM pg_depend WHERE refclassid = 'pg_namespace'::regclass AND refobjid = $1", 1,
+                            &type, &arg, nullptr, false, 1) == SPI_OK_SELECT &&
       SPI_processed == 0)
     SPI_execute("DROP SCHEMA intentlog", false, 0);
   SPI_finish();

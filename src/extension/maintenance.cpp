@@ -110,22 +110,24 @@ bool versions_match(const char* installed) {
   if (strcmp(mismatch_noted, installed) == 0) return false;
   strlcpy(mismatch_noted, installed, sizeof(mismatch_noted));
   if (compare_versions(installed, kLibraryVersion) < 0)
-    ereport(WARNING,
-            (errmsg("intentlog maintenance paused in database \"%s\": the extension's SQL is version %s, older than the "
-                    "loaded library (version %s)",
-                    db, installed, kLibraryVersion),
-             errdetail("Until they match, staged domains are not promoted and segments are neither rotated nor dropped. "
-                       "This is logged once."),
-             errhint("Run ALTER EXTENSION intentlog UPDATE in database \"%s\"; maintenance resumes by itself.", db)));
+    ereport(
+        WARNING,
+        (errmsg("intentlog maintenance paused in database \"%s\": the extension's SQL is version %s, older than the "
+                "loaded library (version %s)",
+                db, installed, kLibraryVersion),
+         errdetail("Until they match, staged domains are not promoted and segments are neither rotated nor dropped. "
+                   "This is logged once."),
+         errhint("Run ALTER EXTENSION intentlog UPDATE in database \"%s\"; maintenance resumes by itself.", db)));
   else
-    ereport(WARNING,
-            (errmsg("intentlog maintenance paused in database \"%s\": the extension's SQL is version %s, newer than the "
-                    "loaded library (version %s)",
-                    db, installed, kLibraryVersion),
-             errdetail("Until they match, staged domains are not promoted and segments are neither rotated nor dropped. "
-                       "This is logged once."),
-             errhint("Install intentlog %s and restart the server: a running server keeps the library it started with.",
-                     installed)));
+    ereport(
+        WARNING,
+        (errmsg("intentlog maintenance paused in database \"%s\": the extension's SQL is version %s, newer than the "
+                "loaded library (version %s)",
+                db, installed, kLibraryVersion),
+         errdetail("Until they match, staged domains are not promoted and segments are neither rotated nor dropped. "
+                   "This is logged once."),
+         errhint("Install intentlog %s and restart the server: a running server keeps the library it started with.",
+                 installed)));
   return false;
 }
 

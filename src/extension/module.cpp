@@ -45,9 +45,7 @@ INTENTLOG_FUNCTION(intentlog_check_domain_name) {
   PG_RETURN_VOID();
 }
 
-INTENTLOG_FUNCTION(intentlog_library_version) {
-  PG_RETURN_TEXT_P(cstring_to_text(intentlog::pg::kLibraryVersion));
-}
+INTENTLOG_FUNCTION(intentlog_library_version) { PG_RETURN_TEXT_P(cstring_to_text(intentlog::pg::kLibraryVersion)); }
 
 INTENTLOG_FUNCTION(intentlog_invalidate) {
   CacheInvalidateRelcacheByRelid(PG_GETARG_OID(0));
