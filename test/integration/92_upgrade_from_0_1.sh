@@ -26,7 +26,7 @@ cleanup_dbs() {
     psql -XAtq -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   done
 }
-trap 'rc=$?; stop_processes; cleanup_dbs; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; stop_processes; cleanup_dbs; (exit $rc); cleanup' EXIT
 phase() { echo "[$SECONDS s] $*"; }
 version=$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" "$HERE/intentlog.control")
 
@@ -112,7 +112,7 @@ phase "pg_regress"
 EXTDIR=$(pg_config --sharedir)/extension
 INSTALL_SCRIPT=$EXTDIR/intentlog--$version.sql
 mv "$INSTALL_SCRIPT" "$SCRATCH/"
-trap 'rc=$?; mv "$SCRATCH/intentlog--$version.sql" "$INSTALL_SCRIPT" 2>/dev/null; stop_processes; cleanup_dbs; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; mv "$SCRATCH/intentlog--$version.sql" "$INSTALL_SCRIPT" 2>/dev/null || true; stop_processes; cleanup_dbs; (exit $rc); cleanup' EXIT
 [ "$(q -d postgres -c "SELECT string_agg(version, ' ' ORDER BY version) FROM pg_available_extension_versions
                       WHERE name = 'intentlog'")" = "0.1 $version" ] || fail "$version not reachable through the update path"
 psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $REGRESS_DB" >/dev/null

@@ -11,7 +11,7 @@ source "$LIB_DIR/lifecycle.sh"
 # The database in use is dumped from DUMPED_DB and restored into TEST_DB,
 # the one the worker (start_worker) connects to.
 DUMPED_DB=${TEST_DB}_dumped
-trap 'rc=$?; stop_processes; psql -XAtq -d postgres -c "DROP DATABASE IF EXISTS $DUMPED_DB WITH (FORCE)" >/dev/null 2>&1; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; stop_processes; psql -XAtq -d postgres -c "DROP DATABASE IF EXISTS $DUMPED_DB WITH (FORCE)" >/dev/null 2>&1 || true; (exit $rc); cleanup' EXIT
 last_seqs() {
   q -c "SELECT d.name, p.partition, intentlog._last_seq(p.seq_rel) FROM intentlog.partitions p
           JOIN intentlog.domains d USING (domain_id) ORDER BY 1, 2"

@@ -12,7 +12,7 @@ SERVER_LOG=$PGHOST/server.log
 EXTDIR=$(pg_config --sharedir)/extension
 version=$(q -d postgres -c "SELECT default_version FROM pg_available_extensions WHERE name = 'intentlog'")
 FAKE="$EXTDIR/intentlog--$version--99.0.sql"
-trap 'rc=$?; rm -f "$FAKE"; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; rm -f "$FAKE"; (exit $rc); cleanup' EXIT
 
 log_from=$(wc -c <"$SERVER_LOG")
 make_db
