@@ -56,6 +56,7 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
   --replica CONNINFO     streaming standby the domains' state_query is read from first (default: none);
                          when it cannot be connected to (connect_timeout 2 s unless CONNINFO sets one),
                          the primary is read and the standby tried again after 100 ms doubling to 10 s
+  --metrics tcp:HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (default: off)
   --db-connections N     connections for fetches and commits (default: 2)
   --log-level LEVEL      trace, debug, info, warn, error (default: info)
   --help                 this text
@@ -139,6 +140,14 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
       c.retry_poll = std::chrono::milliseconds(number(1, 60000));
     } else if (arg == "--replica") {
       c.replica = value;
+    } else if (arg == "--metrics") {
+      auto e = parse_endpoint(value, error);
+      if (!e) return std::nullopt;
+      if (e->kind != Endpoint::Kind::kTcp) {
+        *error = "--metrics needs tcp:HOST:PORT, got '" + value + "'";
+        return std::nullopt;
+      }
+      c.metrics = *e;
     } else if (arg == "--db-connections") {
       c.db_connections = static_cast<int>(number(1, 64));
     } else if (arg == "--log-level") {
