@@ -13,7 +13,7 @@ PACKAGES=(
   libgtest-dev
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   postgresql-15-pgq3
-  python3-protobuf python3-pip python3-setuptools python3-wheel python3-venv
+  python3-protobuf python3-pip python3-setuptools python3-wheel python3-venv python3-prometheus-client
   clang libclang-rt-14-dev clang-format
   gnuplot-nox
 )

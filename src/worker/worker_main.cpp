@@ -3,14 +3,18 @@
 #include <spdlog/spdlog.h>
 
 #include <asio.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <pqxx/pqxx>
 
 #include "worker/coordinator.h"
 #include "worker/db_pool.h"
 #include "worker/log_fields.h"
+#include "worker/metrics/http_listener.h"
+#include "worker/metrics/registry.h"
 #include "worker/net/server.h"
 #include "worker/wakeup_listener.h"
 #include "worker/worker_config.h"
@@ -60,6 +64,14 @@ int main(int argc, char** argv) {
   if (!check_database(cfg)) return 1;
 
   asio::io_context io;
+  metrics::Registry registry;
+  registry.collect("process_resident_memory_bytes", "Resident memory size in bytes.",
+                   [](metrics::Registry::Samples& s) { s.push_back({{}, metrics::resident_memory_bytes()}); });
+  registry.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.")
+      .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  registry.gauge("intentlog_worker_info", "The worker's id (value 1).", {{"worker_id", cfg.worker_id}}).set(1);
+  std::unique_ptr<metrics::HttpListener> metrics_http;
+  if (cfg.metrics) metrics_http = std::make_unique<metrics::HttpListener>(io, *cfg.metrics, registry);
   DbPool db(io, cfg.db, cfg.db_connections);
   Coordinator coordinator(io, cfg, db);
   Server server(io, cfg, coordinator);
@@ -68,6 +80,7 @@ int main(int argc, char** argv) {
       [&] { coordinator.on_listener_reconnect(); });
   try {
     server.open();
+    if (metrics_http) metrics_http->open();
   } catch (const std::exception& e) {
     spdlog::error("event=startup_failed error={}", q(e.what()));
     db.stop();
@@ -83,6 +96,7 @@ int main(int argc, char** argv) {
     if (ec) return;
     spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     server.close();
+    if (metrics_http) metrics_http->close();
     coordinator.shutdown([&] { io.stop(); });
     // A second signal stops at once.
     signals.async_wait([&](const asio::error_code& e, int) {
