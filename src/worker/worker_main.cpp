@@ -66,7 +66,9 @@ int main(int argc, char** argv) {
   asio::io_context io;
   metrics::Registry registry;
   registry.collect("process_resident_memory_bytes", "Resident memory size in bytes.",
-                   [](metrics::Registry::Samples& s) { s.push_back({{}, metrics::resident_memory_bytes()}); });
+                   [](metrics::Registry::Samples& s) {
+                     s.push_back({{}, metrics::resident_memory_bytes()});
+                   });
   registry.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.")
       .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
   registry.gauge("intentlog_worker_info", "The worker's id (value 1).", {{"worker_id", cfg.worker_id}}).set(1);

@@ -15,9 +15,7 @@ void add_double(std::atomic<double>& a, double d) {
   }
 }
 
-const char* type_name(bool histogram, bool counter) {
-  return histogram ? "histogram" : counter ? "counter" : "gauge";
-}
+const char* type_name(bool histogram, bool counter) { return histogram ? "histogram" : counter ? "counter" : "gauge"; }
 
 void render_labels(std::string& out, const Labels& labels, const char* extra_key = nullptr,
                    const std::string& extra_value = {}) {
