@@ -20,7 +20,8 @@ GRANT SELECT ON intentlog.lease_members, intentlog.leases, intentlog.gap_notices
 -- worker ships them to consumers.
 GRANT SELECT ON intentlog.schemas TO intentlog_admin, intentlog_consumer, intentlog_writer;
 GRANT SELECT ON intentlog.retries, intentlog.parked, intentlog.dead_letters TO intentlog_admin, intentlog_consumer;
-GRANT SELECT ON intentlog.retries_due, intentlog.dead_letters_per_domain, intentlog.delivery_backlog
+GRANT SELECT ON intentlog.retries_due, intentlog.dead_letters_per_domain, intentlog.delivery_backlog,
+                intentlog.blocked_keys
   TO intentlog_admin, intentlog_consumer;
 
 -- Domains (sql/functions/20_domains.sql)
@@ -117,3 +118,13 @@ GRANT EXECUTE ON FUNCTION intentlog.redrive(bigint) TO intentlog_admin;
 GRANT EXECUTE ON FUNCTION intentlog.redrive(text, text, text) TO intentlog_admin;
 GRANT EXECUTE ON FUNCTION intentlog.discard(bigint) TO intentlog_admin;
 GRANT EXECUTE ON FUNCTION intentlog.discard(text, text, text) TO intentlog_admin;
+
+-- Observability (sql/functions/80_observability.sql): for DBAs, the worker
+-- (its --metrics) and SQL exporters, which connect as consumers or admins.
+REVOKE ALL ON FUNCTION intentlog.hot_keys(text, interval, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.metrics() FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._append_counters() FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._append_counters_reset(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION intentlog.hot_keys(text, interval, int) TO intentlog_admin, intentlog_consumer;
+GRANT EXECUTE ON FUNCTION intentlog.metrics() TO intentlog_admin, intentlog_consumer;
+GRANT EXECUTE ON FUNCTION intentlog._append_counters() TO intentlog_admin, intentlog_consumer;

@@ -6,7 +6,7 @@ SELECT c.group_name,
        c.partition,
        c.watermark,
        intentlog._last_seq(p.seq_rel) AS last_seq,
-       greatest(intentlog._last_seq(p.seq_rel) - c.watermark, 0) AS seq_lag,
+       intentlog._seq_lag(p.parent_rel, c.watermark, c.pending) AS seq_lag,
        coalesce(array_length(string_to_array(nullif(c.pending, ''), ','), 1), 0) AS pending_xids,
        now() - intentlog._oldest_after(p.parent_rel, c.watermark) AS oldest_undelivered_age,
        c.updated_at AS cursor_committed_at
@@ -14,7 +14,7 @@ SELECT c.group_name,
   JOIN intentlog.domains d USING (domain_id)
   JOIN intentlog.partitions p USING (domain_id, partition);
 COMMENT ON VIEW intentlog.lag IS
-  'Per consumer group and partition: how far its committed cursor is behind the log (seq_lag counts seqs handed out, including rolled-back ones) and how old the oldest undelivered intent is.';
+  'Per consumer group and partition: how far its committed cursor is behind the log (seq_lag: seqs up to the newest committed intent it has not read, 0 when it has read everything committed, whatever seqs rolled-back appends used up) and how old the oldest undelivered intent is.';
 
 CREATE OR REPLACE VIEW intentlog.storage AS
 SELECT d.name AS domain,
@@ -56,6 +56,24 @@ SELECT r.group_name,
  WHERE r.next_attempt_at <= now();
 COMMENT ON VIEW intentlog.retries_due IS
   'Retries whose next attempt is due now (in_flight: a worker is delivering it), how overdue, and how many intents of the key are parked behind each. All retries, due or not: intentlog.retries.';
+
+CREATE OR REPLACE VIEW intentlog.blocked_keys AS
+SELECT r.group_name,
+       d.name AS domain,
+       r.partition,
+       r.key,
+       r.seq,
+       r.attempt,
+       r.next_attempt_at,
+       r.delivering_until IS NOT NULL AND r.delivering_until >= now() AS in_flight,
+       r.first_failed_at,
+       r.last_error,
+       (SELECT count(*) FROM intentlog.parked x
+         WHERE x.group_name = r.group_name AND x.domain_id = r.domain_id AND x.partition = r.partition
+           AND x.key = r.key) AS parked_behind
+  FROM intentlog.retries r JOIN intentlog.domains d USING (domain_id);
+COMMENT ON VIEW intentlog.blocked_keys IS
+  'Keys held behind a retry, per consumer group: the failed intent (seq), the number of its next attempt and when it is due, since when the key has been failing, the latest error, and how many later intents of the key are parked behind it. A key whose retries run out moves to intentlog.dead_letters and is free again.';
 
 CREATE OR REPLACE VIEW intentlog.dead_letters_per_domain AS
 SELECT d.name AS domain,

@@ -134,6 +134,8 @@ BEGIN
   VALUES (domain, partitions, durability, retention, max_attempts, promote_after,
           segment_rows, on_dead_letter, state_query)
   RETURNING x.domain_id INTO d;
+  -- A domain id comes again after DROP EXTENSION: not its predecessor's counts.
+  PERFORM intentlog._append_counters_reset(d);
 
   EXECUTE format($f$CREATE TABLE intentlog_data.%I (
       partition        int NOT NULL,

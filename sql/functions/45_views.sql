@@ -9,3 +9,25 @@ BEGIN
   RETURN t;
 END $$;
 
+
+-- Seqs from a group's cursor to the newest committed intent it has not read;
+-- 0 when it has read everything committed. Not last_seq - watermark: a
+-- rolled-back append at the end of a partition leaves a seq that no fetch
+-- returns, so the watermark never passes it. Rows of pending xids (late
+-- committers below the watermark, `pending` as in intentlog.cursors) count
+-- from the lowest of them.
+CREATE OR REPLACE FUNCTION intentlog._seq_lag(parent regclass, watermark bigint, pending text)
+RETURNS bigint LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  top bigint;
+  low bigint;
+BEGIN
+  EXECUTE format('SELECT seq FROM %s WHERE seq > $1 ORDER BY seq DESC LIMIT 1', parent) INTO top USING watermark;
+  IF pending <> '' THEN
+    EXECUTE format('SELECT min(t.seq) FROM unnest(string_to_array($2, '','')) p(x) JOIN %s t
+                      ON t.xid = split_part(p.x, '':'', 1)::xid8 AND t.seq > split_part(p.x, '':'', 2)::bigint
+                     WHERE t.seq <= $1', parent)
+      INTO low USING watermark, pending;
+  END IF;
+  RETURN coalesce(top, watermark) - least(watermark, coalesce(low - 1, watermark));
+END $$;

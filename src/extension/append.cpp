@@ -3,6 +3,7 @@
 
 #include "common/partitioner.h"
 #include "common/validation.h"
+#include "extension/append_counters.h"
 #include "extension/domain_cache.h"
 #include "extension/error_boundary.h"
 #include "extension/schema_registry.h"
@@ -96,6 +97,7 @@ void append_group(DomainEntry* d, int partition, const Intent* in, const int* or
         build_row(d, t, partition, in[order[i]], xid, now, values + i * kIntentColumns, nulls + i * kIntentColumns);
   insert_intent_rows(t->hot_rel, t->indexes, values, nulls, kIntentColumns, count);
   wakeup_note_append(d->domain_id, partition);
+  append_counters_note(d->domain_id, count);
   pfree(values);
   pfree(nulls);
 }

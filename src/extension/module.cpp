@@ -1,6 +1,7 @@
 // Module entry: PG_MODULE_MAGIC, _PG_init, and the small SQL helpers.
 #include "common/partitioner.h"
 #include "common/validation.h"
+#include "extension/append_counters.h"
 #include "extension/domain_cache.h"
 #include "extension/error_boundary.h"
 #include "extension/maintenance.h"
@@ -23,6 +24,7 @@ void _PG_init(void) {
   if (process_shared_preload_libraries_in_progress) {
     intentlog::pg::register_maintenance_launcher();
     intentlog::pg::wakeup_request_shmem();
+    intentlog::pg::append_counters_request_shmem();
   }
 }
 

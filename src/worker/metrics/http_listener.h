@@ -7,7 +7,7 @@
 #include <asio.hpp>
 #include <memory>
 
-#include "worker/endpoint.h"
+#include "common/endpoint.h"
 #include "worker/metrics/registry.h"
 
 namespace intentlog::metrics {
