@@ -14,8 +14,8 @@ constexpr auto kStatsInterval = std::chrono::seconds(30);
 
 }  // namespace
 
-Coordinator::Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& db)
-    : ctx_(io, cfg, db),
+Coordinator::Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& db, metrics::Registry& registry)
+    : ctx_(io, cfg, db, registry),
       catalog_(ctx_),
       retries_(ctx_),
       leases_(ctx_, [this](GroupDomain& gd, const std::vector<int>& parts) { membership_.on_leases(gd, parts); }),
@@ -35,6 +35,46 @@ Coordinator::Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& 
   ctx_.wake = [this](std::uint64_t member) {
     if (member) dispatcher_.pump(member);
   };
+  register_gauges(registry);
+}
+
+// Live state, read at scrape time on the event loop thread (the metrics
+// listener runs on it too), so nothing is kept up to date per event.
+void Coordinator::register_gauges(metrics::Registry& registry) {
+  using Samples = metrics::Registry::Samples;
+  auto per_stream = [this, &registry](const char* name, const char* help, auto value) {
+    registry.collect(name, help, [this, value](Samples& out) {
+      for (const auto& [key, gd] : ctx_.groups)
+        for (const auto& [p, st] : gd->streams) {
+          const double v = value(*st);
+          if (v >= 0)
+            out.push_back({{{"group", gd->group}, {"domain", gd->domain}, {"partition", std::to_string(p)}}, v});
+        }
+    });
+  };
+  per_stream("intentlog_worker_in_flight", "Events handed to a consumer and not yet acknowledged.",
+             [](const PartitionStream& st) { return static_cast<double>(st.scheduler.in_flight()); });
+  per_stream("intentlog_worker_buffered", "Fetched intents waiting in memory for their key or for consumer credit.",
+             [](const PartitionStream& st) { return static_cast<double>(st.scheduler.waiting()); });
+  per_stream("intentlog_worker_buffered_bytes", "Approximate memory of the intents held (buffered and in flight).",
+             [](const PartitionStream& st) { return static_cast<double>(st.scheduler.bytes()); });
+  per_stream("intentlog_worker_committed_seq", "Watermark of the last cursor this worker committed.",
+             [](const PartitionStream& st) { return static_cast<double>(st.committed_seq); });
+  per_stream("intentlog_worker_keys_held", "Keys held in SQL behind a retry, as this worker knows them.",
+             [](const PartitionStream& st) { return static_cast<double>(st.sql_held.size()); });
+  auto per_group = [this, &registry](const char* name, const char* help, auto value) {
+    registry.collect(name, help, [this, value](Samples& out) {
+      for (const auto& [key, gd] : ctx_.groups)
+        out.push_back({{{"group", gd->group}, {"domain", gd->domain}}, static_cast<double>(value(*gd))});
+    });
+  };
+  per_group("intentlog_worker_leases_held", "Partitions of the group's domain this worker holds the lease of.",
+            [](const GroupDomain& gd) { return gd.streams.size(); });
+  per_group("intentlog_worker_consumers", "Consumers (sessions and publishers) of the group reading the domain here.",
+            [](const GroupDomain& gd) { return gd.members.size(); });
+  registry.collect("intentlog_worker_db_queue", "SQL calls waiting for a pool connection.", [this](Samples& out) {
+    out.push_back({{}, static_cast<double>(ctx_.db.queued())});
+  });
 }
 
 void Coordinator::start() {

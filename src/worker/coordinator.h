@@ -34,6 +34,7 @@
 #include "worker/delivery/retry_book.h"
 #include "worker/delivery/sink.h"
 #include "worker/delivery/state_reads.h"
+#include "worker/metrics/registry.h"
 #include "worker/worker_config.h"
 
 namespace intentlog {
@@ -44,7 +45,8 @@ class Coordinator : public SinkHost {
  public:
   using Clock = std::chrono::steady_clock;
 
-  Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& db);
+  // The delivery series go into `registry` (served by --metrics, if given).
+  Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& db, metrics::Registry& registry);
 
   void start();
   // Closes every member, commits what was acknowledged, releases the
@@ -84,6 +86,7 @@ class Coordinator : public SinkHost {
   void retry_tick() { retries_.poll_all(); }
   void arm(asio::steady_timer& timer, Clock::duration period, void (Coordinator::*fn)());
   void log_stats();
+  void register_gauges(metrics::Registry& registry);
 
   DeliveryContext ctx_;
   Catalog catalog_;

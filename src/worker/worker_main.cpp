@@ -15,6 +15,7 @@
 #include "worker/log_fields.h"
 #include "worker/metrics/http_listener.h"
 #include "worker/metrics/registry.h"
+#include "worker/metrics/sql_gauges.h"
 #include "worker/net/server.h"
 #include "worker/wakeup_listener.h"
 #include "worker/worker_config.h"
@@ -65,17 +66,13 @@ int main(int argc, char** argv) {
 
   asio::io_context io;
   metrics::Registry registry;
-  registry.collect("process_resident_memory_bytes", "Resident memory size in bytes.",
-                   [](metrics::Registry::Samples& s) {
-                     s.push_back({{}, metrics::resident_memory_bytes()});
-                   });
-  registry.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.")
-      .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
-  registry.gauge("intentlog_worker_info", "The worker's id (value 1).", {{"worker_id", cfg.worker_id}}).set(1);
+  metrics::register_process(registry, cfg.worker_id);
   std::unique_ptr<metrics::HttpListener> metrics_http;
   if (cfg.metrics) metrics_http = std::make_unique<metrics::HttpListener>(io, *cfg.metrics, registry);
   DbPool db(io, cfg.db, cfg.db_connections);
-  Coordinator coordinator(io, cfg, db);
+  Coordinator coordinator(io, cfg, db, registry);
+  std::unique_ptr<metrics::SqlGauges> sql_gauges;
+  if (cfg.metrics) sql_gauges = std::make_unique<metrics::SqlGauges>(io, db, registry, std::chrono::seconds(5));
   Server server(io, cfg, coordinator);
   WakeupListener listener(
       io, cfg.db, [&](const std::string& d, int p) { coordinator.on_wakeup(d, p); },
@@ -90,6 +87,7 @@ int main(int argc, char** argv) {
   }
   listener.start();
   coordinator.start();
+  if (sql_gauges) sql_gauges->start();
   spdlog::info("event=started worker_id={} max_in_flight={} buffer_events={} lease_ttl_ms={}", q(cfg.worker_id),
                cfg.max_in_flight, cfg.buffer_events, cfg.lease_ttl.count());
 
@@ -99,6 +97,7 @@ int main(int argc, char** argv) {
     spdlog::info("event=signal signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     server.close();
     if (metrics_http) metrics_http->close();
+    if (sql_gauges) sql_gauges->stop();
     coordinator.shutdown([&] { io.stop(); });
     // A second signal stops at once.
     signals.async_wait([&](const asio::error_code& e, int) {

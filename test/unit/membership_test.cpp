@@ -66,7 +66,8 @@ TEST(Membership, UnknownDomainClosesTheSink) {
   asio::io_context io;
   WorkerConfig cfg;
   DbPool db(io, "host=/nonexistent-intentlog-test dbname=none connect_timeout=1", 1);
-  Coordinator coordinator(io, cfg, db);
+  metrics::Registry registry;
+  Coordinator coordinator(io, cfg, db, registry);
   auto sink = std::make_shared<RecordingSink>(allocate_member_id());
   JoinRequest req;
   req.group = "g";

@@ -19,6 +19,7 @@
 
 #include "intentlog/v1/stream.pb.h"
 #include "worker/db_pool.h"
+#include "worker/metrics/delivery_metrics.h"
 #include "worker/worker_config.h"
 
 namespace intentlog {
@@ -64,7 +65,8 @@ struct GroupDomain {
 };
 
 struct DeliveryContext {
-  DeliveryContext(asio::io_context& io_, const WorkerConfig& cfg_, DbPool& db_) : io(io_), cfg(cfg_), db(db_) {}
+  DeliveryContext(asio::io_context& io_, const WorkerConfig& cfg_, DbPool& db_, metrics::Registry& registry)
+      : io(io_), cfg(cfg_), db(db_), metrics(registry) {}
 
   PartitionStream* find_stream(std::uint64_t id) const {
     auto it = streams.find(id);
@@ -80,6 +82,7 @@ struct DeliveryContext {
   DbPool& db;
   bool stopping = false;  // shutting down: no new work
   DeliveryStats stats;
+  metrics::DeliveryMetrics metrics;  // the series of --metrics (counted whether served or not)
 
   std::map<GroupDomainKey, std::unique_ptr<GroupDomain>> groups;  // owned; the Membership adds and removes
   std::unordered_map<std::uint64_t, PartitionStream*> streams;    // every open stream, by id

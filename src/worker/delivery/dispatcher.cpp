@@ -41,6 +41,7 @@ void Dispatcher::pump(std::uint64_t id) {
             continue;
           }
           st->sent[e->seq()] = {id, now};
+          st->metrics.delivered->inc();
           *batch.add_events() = *e;
           bytes += e->payload().size() + e->key().size() + e->headers_json().size() + 64;
           --budget;
@@ -90,6 +91,7 @@ void Dispatcher::nack(std::uint64_t id, const v1::EventId& ev, const std::string
   spdlog::warn("event=nack session={} group={} domain={} partition={} seq={} key={} attempt={} error={}", id,
                q(st->group), q(st->domain), st->partition, ev.seq(), q(e->key()), e->attempt(), q(error));
   ++ctx_.stats.nacked;
+  st->metrics.nacked->inc();
   // A retry in SQL: the cursor moves on, other keys never wait for it.
   retries_.fail_event(*st, ev.seq(), id, error.empty() ? "nack" : "nack: " + error);
   pump(id);
@@ -102,6 +104,7 @@ void Dispatcher::deliver_one(PartitionStream& st, std::uint64_t id, const v1::Ev
   *batch.add_events() = e;
   st.sent[e.seq()] = {id, PartitionStream::Clock::now()};
   ++ctx_.stats.delivered;
+  st.metrics.delivered->inc();
   m->sink->deliver(std::move(batch));
 }
 

@@ -226,6 +226,7 @@ void Membership::on_leases(GroupDomain& gd, const std::vector<int>& parts) {
       continue;
     }
     spdlog::info("event=lease_lost group={} domain={} partition={}", q(gd.group), q(gd.domain), it->first);
+    ctx_.metrics.leases_lost(gd.group, gd.domain).inc();
     close_stream(std::move(it->second));
     it = gd.streams.erase(it);
     changed = true;
@@ -253,6 +254,7 @@ void Membership::lease_tick() {
       // partitions now. Stop delivering them.
       spdlog::warn("event=leases_expired group={} domain={} partitions={}", q(gd->group), q(gd->domain),
                    gd->streams.size());
+      ctx_.metrics.leases_lost(gd->group, gd->domain).inc(gd->streams.size());
       for (auto& [p, st] : gd->streams) close_stream(std::move(st));
       gd->streams.clear();
       reassign(*gd);

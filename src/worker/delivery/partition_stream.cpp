@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/snapshot_cursor.h"
 #include "worker/delivery/context.h"
 #include "worker/delivery/retry_book.h"
 #include "worker/log_fields.h"
@@ -25,6 +26,7 @@ PartitionStream::PartitionStream(DeliveryContext& ctx, RetryBook& retries, std::
       domain(std::move(domain_)),
       partition(partition_),
       scheduler(ctx.cfg.max_in_flight),
+      metrics(ctx.metrics.stream(group, domain, partition)),
       ctx_(ctx),
       retries_(retries) {}
 
@@ -86,10 +88,12 @@ void PartitionStream::maybe_fetch() {
   DeliveryContext& ctx = ctx_;
   ctx.db.run(
       [g = group, d = domain, p = partition, rows, c = fetch_cursor](Store& s) { return s.fetch(g, d, p, rows, c); },
-      [&ctx, id = id, rows](FetchResult r) {
+      [&ctx, id = id, rows, asked = Clock::now()](FetchResult r) {
         PartitionStream* st = ctx.find_stream(id);
         if (!st) return;
         st->fetching = false;
+        st->metrics.fetch_seconds->observe(std::chrono::duration<double>(Clock::now() - asked).count());
+        st->metrics.fetch_rows->observe(static_cast<double>(r.events.size()));
         if (!r.events.empty()) {
           const std::size_t n = r.events.size();
           const std::uint64_t batch = st->tracker.add_batch(r.next_cursor, n);
@@ -100,6 +104,7 @@ void PartitionStream::maybe_fetch() {
           st->fetch_cursor = std::move(r.next_cursor);
           if (n >= static_cast<std::size_t>(rows)) st->dirty = true;  // probably more behind
           ctx.stats.fetched += n;
+          st->metrics.fetched->inc(n);
           ctx.wake(st->assigned);
         }
         st->maybe_fetch();
@@ -109,6 +114,7 @@ void PartitionStream::maybe_fetch() {
         if (!st) return;
         st->fetching = false;
         st->dirty = true;
+        st->metrics.fetch_errors->inc();
         const auto now = Clock::now();
         st->retry_at = now + kRetryDelay;
         if (now - st->fetch_warned_at > kWarnEvery) {  // one line per outage, not one per second
@@ -144,6 +150,8 @@ void PartitionStream::start_commit() {
         PartitionStream* st = ctx.find_stream(id);
         if (!st) return;
         st->committing = false;
+        st->metrics.commits->inc();
+        if (auto c = parse_cursor(cursor)) st->committed_seq = c->watermark;
         if (st->to_commit == cursor) st->to_commit.reset();
       },
       [&ctx, id = id, cursor](const std::string& error) {
@@ -168,10 +176,17 @@ void PartitionStream::start_commit() {
 bool PartitionStream::ack(std::int64_t seq, std::uint64_t member) {
   if (resolving.count(seq)) return false;  // not sent yet: an ack for it is bogus
   const bool was_retry = retried.count(seq) > 0;
-  const v1::Event* e = was_retry ? scheduler.in_flight_event(seq, member) : nullptr;
-  const std::string key = e ? e->key() : std::string();
+  const v1::Event* e = scheduler.in_flight_event(seq, member);
+  if (!e) return false;
+  const std::string key = was_retry ? e->key() : std::string();
+  const auto& at = e->appended_at();
+  const double appended = static_cast<double>(at.seconds()) + at.nanos() * 1e-9;
   auto batch = scheduler.ack(seq, member);
   if (!batch) return false;
+  if (appended > 0) {
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    metrics.ack_seconds->observe(std::max(0.0, now - appended));
+  }
   sent.erase(seq);
   if (was_retry) {
     retries_.retry_acked(*this, seq, key);  // in no tracked batch: SQL holds it
@@ -179,6 +194,7 @@ bool PartitionStream::ack(std::int64_t seq, std::uint64_t member) {
     tracker.resolve(*batch);
   }
   ++ctx_.stats.acked;
+  metrics.acked->inc();
   return true;
 }
 

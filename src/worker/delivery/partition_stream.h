@@ -25,6 +25,7 @@
 
 #include "worker/delivery/commit_tracker.h"
 #include "worker/delivery/key_scheduler.h"
+#include "worker/metrics/delivery_metrics.h"
 
 namespace intentlog {
 
@@ -68,6 +69,7 @@ class PartitionStream {
 
   KeyScheduler scheduler;
   CommitTracker tracker;
+  const metrics::StreamMetrics& metrics;  // looked up once (delivery_metrics.h)
 
   // Read position: the next fetch's from_cursor. Nothing means "the group's
   // committed cursor" (intentlog.fetch with from_cursor NULL).
@@ -81,6 +83,7 @@ class PartitionStream {
   Clock::time_point fetch_warned_at{};
 
   bool committing = false;
+  std::int64_t committed_seq = -1;       // watermark of the last cursor this worker stored (-1: none yet)
   std::optional<std::string> to_commit;  // committable cursor not yet stored
   Clock::time_point commit_warned_at{};
 

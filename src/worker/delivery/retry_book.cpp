@@ -131,6 +131,7 @@ void RetryBook::accept_fetched(PartitionStream& st, std::uint64_t batch, std::ve
         if (held->count(e.seq())) {
           st.tracker.resolve(batch);
           ++ctx_.stats.parked;
+          st.metrics.parked->inc();
         } else {
           st.scheduler.push(KeyScheduler::Item{batch, std::move(e)});
         }
@@ -180,6 +181,7 @@ void RetryBook::fail_event(PartitionStream& st, std::int64_t seq, std::uint64_t 
           }
           if (out.outcome == "dead_letter") {
             ++ctx_.stats.dead_letters;
+            st.metrics.dead_letters->inc();
             spdlog::warn(
                 "event=dead_letter group={} domain={} partition={} seq={} key={} attempts={} dead_letter_id={} "
                 "parked={}",
@@ -189,6 +191,7 @@ void RetryBook::fail_event(PartitionStream& st, std::int64_t seq, std::uint64_t 
             if (!still_held && !st.parking.count(key)) st.sql_held.erase(key);  // it streams freely again
           } else {
             ++ctx_.stats.retries;
+            st.metrics.retries->inc();
             spdlog::info(
                 "event=retry_scheduled group={} domain={} partition={} seq={} key={} attempt={} outcome={} parked={}",
                 q(st.group), q(st.domain), st.partition, seq, q(key), attempt, out.outcome, followers.size());
@@ -262,6 +265,7 @@ void RetryBook::poll_due(GroupDomain& gd, Clock::time_point now) {
           if (!st.retried.insert(e.seq()).second) continue;  // still in memory from an earlier claim
           st.sql_held.insert(e.key());
           ++ctx_.stats.redelivered;
+          st.metrics.redelivered->inc();
           st.scheduler.push(KeyScheduler::Item{0, std::move(e)});
           if (st.assigned) to_pump.insert(st.assigned);
         }

@@ -113,6 +113,7 @@ void StateReads::resolve(PartitionStream& st, std::uint64_t sid, std::int64_t se
         PartitionStream* st = ctx_.find_stream(id);
         if (!st) return;
         ctx_.stats.state_reads += r.reads;
+        count_reads(st->domain, r);
         if (r.standby == StandbyOutcome::kReached && !r.standby_error.empty()) {
           // A query error on the standby (the primary was read instead).
           const auto now = Clock::now();
@@ -203,6 +204,18 @@ void StateReads::note_standby(const StandbyBackoff::Ticket& ticket, const Resolu
     case StandbyOutcome::kNotRead:
       standby_.abandoned(ticket);
       break;
+  }
+}
+
+// Where one round's reads went: the standby (if it was tried) and then the
+// primary; a primary read while a standby is configured is a fallback.
+void StateReads::count_reads(const std::string& domain, const Resolution& r) {
+  const std::uint32_t on_standby = r.standby == StandbyOutcome::kNotRead ? 0 : 1;
+  const std::uint32_t on_primary = r.reads > on_standby ? r.reads - on_standby : 0;
+  if (on_standby) ctx_.metrics.state_reads(domain, "standby").inc(on_standby);
+  if (on_primary) {
+    ctx_.metrics.state_reads(domain, "primary").inc(on_primary);
+    if (!standby_conninfo_.empty()) ctx_.metrics.state_fallbacks(domain).inc(on_primary);
   }
 }
 

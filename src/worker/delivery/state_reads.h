@@ -49,6 +49,7 @@ class StateReads {
 
  private:
   void note_standby(const StandbyBackoff::Ticket& ticket, const Resolution& r);
+  void count_reads(const std::string& domain, const Resolution& r);
   void retry_later(std::uint64_t id, std::uint64_t member, std::int64_t seq, Clock::time_point deadline,
                    std::uint32_t reads, Clock::duration delay);
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <stdexcept>
@@ -208,6 +209,15 @@ std::string format_value(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
+}
+
+void register_process(Registry& registry, const std::string& worker_id) {
+  registry.collect("process_resident_memory_bytes", "Resident memory size in bytes.", [](Registry::Samples& s) {
+    s.push_back({{}, resident_memory_bytes()});
+  });
+  registry.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.")
+      .set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  registry.gauge("intentlog_worker_info", "The worker's id (value 1).", {{"worker_id", worker_id}}).set(1);
 }
 
 }  // namespace intentlog::metrics

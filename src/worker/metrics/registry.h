@@ -101,6 +101,10 @@ class Registry {
 // The process's resident set size in bytes (/proc/self/statm), 0 if unknown.
 double resident_memory_bytes();
 
+// process_resident_memory_bytes, process_start_time_seconds and
+// intentlog_worker_info{worker_id}.
+void register_process(Registry& registry, const std::string& worker_id);
+
 // Exposition helpers, exposed for tests.
 std::string escape_label_value(const std::string& v);
 std::string format_value(double v);
