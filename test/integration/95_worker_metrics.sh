@@ -98,6 +98,21 @@ wait_metric 'scrape intentlog_worker_dead_letters_total group=g domain=jobs' "= 
 wait_metric 'scrape intentlog_dead_letters group=g domain=jobs' "= 1" 20
 [ "$(q -c "SELECT count(*) FROM intentlog.blocked_keys")" = 0 ] || fail "the dead-lettered key is still blocked"
 
+# Every series the Grafana dashboard queries exists (except those that need
+# a lost lease or a consistency read).
+scrape >"$SCRATCH/end.txt"
+$PY - "$(dirname "$0")/../../docs/grafana/intentlog-dashboard.json" "$SCRATCH/end.txt" <<'PY' || fail "the dashboard queries series the worker does not serve"
+import json, re, sys
+exprs = [t["expr"] for p in json.load(open(sys.argv[1]))["panels"] for t in p.get("targets", [])]
+wanted = {re.sub(r"_(bucket|sum|count)$", "", n) for e in exprs for n in re.findall(r"\b(?:intentlog|process)_[a-z_]+", e)}
+served = {re.sub(r"_(bucket|sum|count)$", "", l.split("{")[0]) for l in open(sys.argv[2])}
+conditional = {"intentlog_worker_leases_lost_total", "intentlog_worker_state_reads_total",
+               "intentlog_worker_state_primary_fallbacks_total"}
+missing = sorted(wanted - served - conditional)
+if missing:
+    sys.exit("not served: " + ", ".join(missing))
+PY
+
 code=$($PY -c "import urllib.request, urllib.error
 try: print(urllib.request.urlopen('http://127.0.0.1:$port/').status)
 except urllib.error.HTTPError as e: print(e.code)")
