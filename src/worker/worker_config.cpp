@@ -40,6 +40,12 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
   --token-file FILE      shared secret consumers send in Hello; required with a tcp: listener
   --worker-id ID         name in leases and logs (default: HOSTNAME/FIRST-ENDPOINT)
   --socket-mode OCTAL    permissions of Unix sockets (default: 0660)
+  --allow-uid UID        only this peer uid may use the Unix sockets (SO_PEERCRED), repeatable
+                         (default: whoever the socket file's mode lets connect)
+  --max-unauthenticated-per-peer N
+                         connections a peer (TCP: IP address, Unix: uid) may hold open before
+                         its Hello is accepted; more are closed at once (default: 64)
+  --hello-timeout-ms N   close connections that send no Hello this long (default: 10000)
   --max-in-flight N      unacknowledged events per group and partition (default: 256)
   --buffer-events N      fetched, unacknowledged events per group and partition (default: 2000)
   --buffer-bytes N       the same bound in bytes (default: 4194304)
@@ -112,6 +118,12 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
       const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), mode, 8);
       ok = ec == std::errc() && end == value.data() + value.size() && mode <= 0777;
       c.socket_mode = mode;
+    } else if (arg == "--allow-uid") {
+      c.allowed_uids.push_back(static_cast<unsigned>(number(0, 4294967294ll)));
+    } else if (arg == "--max-unauthenticated-per-peer") {
+      c.max_unauthenticated_per_peer = static_cast<std::size_t>(number(1, 1000000));
+    } else if (arg == "--hello-timeout-ms") {
+      c.hello_timeout = std::chrono::milliseconds(number(100, 3600000));
     } else if (arg == "--max-in-flight") {
       c.max_in_flight = static_cast<std::size_t>(number(1, 100000));
     } else if (arg == "--buffer-events") {

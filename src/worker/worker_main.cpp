@@ -2,6 +2,8 @@
 // consumers over Unix/TCP sockets (see worker_usage() and docs/DESIGN.md).
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <asio.hpp>
 #include <chrono>
 #include <csignal>
@@ -45,6 +47,19 @@ bool check_database(const WorkerConfig& cfg) {
   }
 }
 
+// Every consumer connection is a descriptor: take the hard limit, not the
+// soft one (often 1024). Returns the limit in force.
+rlim_t raise_open_files_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  return rl.rlim_cur;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -62,6 +77,7 @@ int main(int argc, char** argv) {
   const WorkerConfig cfg = *parsed;
   setup_logging(cfg.log_level, "intentlog-worker");
   std::signal(SIGPIPE, SIG_IGN);
+  const rlim_t open_files = raise_open_files_limit();
   if (!check_database(cfg)) return 1;
 
   asio::io_context io;
@@ -88,8 +104,9 @@ int main(int argc, char** argv) {
   listener.start();
   coordinator.start();
   if (sql_gauges) sql_gauges->start();
-  spdlog::info("event=started worker_id={} max_in_flight={} buffer_events={} lease_ttl_ms={}", q(cfg.worker_id),
-               cfg.max_in_flight, cfg.buffer_events, cfg.lease_ttl.count());
+  spdlog::info("event=started worker_id={} max_in_flight={} buffer_events={} lease_ttl_ms={} open_files_limit={}",
+               q(cfg.worker_id), cfg.max_in_flight, cfg.buffer_events, cfg.lease_ttl.count(),
+               static_cast<unsigned long long>(open_files));
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code& ec, int sig) {

@@ -1,6 +1,13 @@
 // Server: the listening sockets. Unix sockets (the default; access is
-// governed by the socket file's permissions) and TCP (consumers must send
-// the token in Hello). Each accepted connection becomes a Session.
+// governed by the socket file's permissions and, optionally, a list of peer
+// uids) and TCP (consumers must send the token in Hello). Each accepted
+// connection becomes a Session.
+//
+// Running out of descriptors is not an error to retry at once: accept then
+// closes one waiting connection with a spare descriptor kept for that (the
+// peer sees a clean close, not a hang), logs at most once per interval, and
+// pauses before accepting again. PeerGuard bounds the connections each peer
+// may hold open before Hello.
 #pragma once
 
 #include <asio.hpp>
@@ -10,6 +17,8 @@
 #include <vector>
 
 #include "common/endpoint.h"
+#include "worker/log_throttle.h"
+#include "worker/net/peer_guard.h"
 #include "worker/worker_config.h"
 
 namespace intentlog {
@@ -31,13 +40,25 @@ class Server {
   struct Listener {
     Endpoint endpoint;
     asio::basic_socket_acceptor<asio::generic::stream_protocol> acceptor;
+    asio::steady_timer pause;  // after a failed accept
   };
+  using Socket = asio::generic::stream_protocol::socket;
+
   void accept(Listener& l);
+  void admit(Listener& l, Socket socket);
+  void on_accept_error(Listener& l, const asio::error_code& ec);
+  std::size_t shed(Listener& l);
+  void refuse(const std::string& why, const std::string& peer);
 
   asio::io_context& io_;
   const WorkerConfig& cfg_;
   Coordinator& coordinator_;
   std::vector<std::unique_ptr<Listener>> listeners_;
+  PeerGuard guard_;
+  int spare_fd_ = -1;  // closed to accept-and-close one connection when out of descriptors
+  LogThrottle accept_log_;
+  LogThrottle refuse_log_;
+  std::uint64_t shed_total_ = 0;
 };
 
 }  // namespace intentlog

@@ -8,6 +8,7 @@
 #include "common/validation.h"
 #include "worker/coordinator.h"
 #include "worker/log_fields.h"
+#include "worker/net/peer_guard.h"
 
 namespace intentlog {
 namespace {
@@ -46,14 +47,16 @@ google::protobuf::Timestamp now_timestamp() {
 
 }  // namespace
 
-Session::Session(Socket socket, std::uint64_t id, bool needs_token, std::string peer, const WorkerConfig& cfg,
-                 Coordinator& coordinator)
+Session::Session(Socket socket, std::uint64_t id, bool needs_token, std::string peer, std::string peer_key,
+                 const WorkerConfig& cfg, Coordinator& coordinator, PeerGuard& guard)
     : socket_(std::move(socket)),
       id_(id),
       needs_token_(needs_token),
       peer_(std::move(peer)),
+      peer_key_(std::move(peer_key)),
       cfg_(cfg),
       coordinator_(coordinator),
+      guard_(guard),
       reader_(cfg.max_frame_bytes),
       tick_(socket_.get_executor()) {}
 
@@ -139,11 +142,7 @@ void Session::handle_hello(const v1::Hello& h) {
          "protocol_version " + std::to_string(h.protocol_version()) + " not supported (this worker speaks 1)");
     return;
   }
-  if (needs_token_ && !token_matches(h.token(), cfg_.token)) {
-    spdlog::warn("event=auth_failed session={} peer={}", id_, q(peer_));
-    fail(v1::ERROR_UNAUTHENTICATED, "missing or wrong token");
-    return;
-  }
+  if (needs_token_ && !authenticate(h)) return;
   if (!valid_group(h.group())) {
     fail(v1::ERROR_PROTOCOL, "group must be 1..128 bytes of [A-Za-z0-9_.:-]");
     return;
@@ -174,9 +173,28 @@ void Session::handle_hello(const v1::Hello& h) {
   }
   if (!add_credit(h.initial_credit())) return;
   state_ = State::kJoining;
+  settle();
   spdlog::info("event=hello session={} group={} domains={} start={} client={}", id_, q(h.group()), h.domains_size(),
                v1::Start_Name(h.start()), q(h.client_name()));
   coordinator_.on_hello(shared_from_this(), h);
+}
+
+// A failed authentication is logged once per burst per peer (PeerGuard), never
+// with the token; a peer over its budget is refused without a look at its token.
+bool Session::authenticate(const v1::Hello& h) {
+  const auto now = Clock::now();
+  const bool throttled = !guard_.may_authenticate(peer_key_, now);
+  if (!throttled && token_matches(h.token(), cfg_.token)) return true;
+  std::uint64_t suppressed = 0;
+  if (guard_.failed(peer_key_, now, &suppressed)) {
+    spdlog::warn("event=auth_failed session={} peer={} throttled={} not_logged_before={}", id_, q(peer_),
+                 throttled ? "true" : "false", suppressed);
+  }
+  closing_ = true;
+  closing_since_ = now;
+  send_error(v1::ERROR_UNAUTHENTICATED,
+             throttled ? "too many failed authentications from this peer; try again later" : "missing or wrong token");
+  return false;
 }
 
 bool Session::add_credit(std::uint32_t n) {
@@ -241,6 +259,10 @@ void Session::fail(v1::ErrorCode code, const std::string& message) {
                q(message));
   closing_ = true;
   closing_since_ = Clock::now();
+  send_error(code, message);
+}
+
+void Session::send_error(v1::ErrorCode code, const std::string& message) {
   leave();
   v1::ServerFrame f;
   f.mutable_error()->set_code(code);
@@ -286,9 +308,16 @@ void Session::leave() {
   if (state_ != State::kAwaitHello) coordinator_.on_closed(id_);
 }
 
+void Session::settle() {
+  if (settled_) return;
+  settled_ = true;
+  guard_.settled(peer_key_);
+}
+
 void Session::close_now() {
   if (closed_) return;
   closed_ = true;
+  settle();
   leave();
   asio::error_code ignored;
   tick_.cancel();

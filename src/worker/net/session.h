@@ -26,14 +26,17 @@
 namespace intentlog {
 
 class Coordinator;
+class PeerGuard;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   using Socket = asio::generic::stream_protocol::socket;
   using Clock = std::chrono::steady_clock;
 
-  Session(Socket socket, std::uint64_t id, bool needs_token, std::string peer, const WorkerConfig& cfg,
-          Coordinator& coordinator);
+  // `peer_key` is the PeerGuard's name of the peer, which already counted
+  // this connection as unauthenticated (PeerGuard::open).
+  Session(Socket socket, std::uint64_t id, bool needs_token, std::string peer, std::string peer_key,
+          const WorkerConfig& cfg, Coordinator& coordinator, PeerGuard& guard);
 
   void start();
 
@@ -57,6 +60,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_read(const asio::error_code& ec, std::size_t n);
   void handle(const v1::ClientFrame& frame);
   void handle_hello(const v1::Hello& hello);
+  bool authenticate(const v1::Hello& hello);
+  void send_error(v1::ErrorCode code, const std::string& message);
+  void settle();
   bool add_credit(std::uint32_t n);
   void flush();
   void on_tick();
@@ -68,8 +74,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t id_;
   bool needs_token_;
   std::string peer_;
+  std::string peer_key_;
   const WorkerConfig& cfg_;
   Coordinator& coordinator_;
+  PeerGuard& guard_;
+  bool settled_ = false;  // no longer counted as unauthenticated by guard_
 
   State state_ = State::kAwaitHello;
   FrameReader reader_;
