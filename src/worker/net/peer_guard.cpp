@@ -52,7 +52,11 @@ bool PeerGuard::failed(const std::string& key, Clock::time_point now, std::uint6
   Peer& p = peer(key);
   refill(p, now);
   if (p.budget >= 1.0) p.budget -= 1.0;  // a throttled try costs nothing: one per refill period gets through
-  return p.log.allow(now, suppressed);
+  return p.auth_log.allow(now, suppressed);
+}
+
+bool PeerGuard::may_log(const std::string& key, Clock::time_point now, std::uint64_t* suppressed) {
+  return peer(key).error_log.allow(now, suppressed);
 }
 
 std::size_t PeerGuard::unauthenticated(const std::string& key) const {

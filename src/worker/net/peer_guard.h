@@ -7,7 +7,8 @@
 // - Failed authentications are rate-limited per peer with a token bucket: a
 //   burst, then one try per refill period; a peer over it gets
 //   ERROR_UNAUTHENTICATED without its token being looked at.
-// - Failures are logged once per burst (LogThrottle per peer).
+// - Failures, and errors of connections before Hello, are logged once per
+//   burst (LogThrottle per peer).
 // Memory is bounded: at most max_peers peers are tracked; beyond that, peers
 // with no connection open are forgotten (their failure history with them).
 #pragma once
@@ -49,6 +50,10 @@ class PeerGuard {
   // *suppressed: failures of this peer not logged since the last logged one.
   bool failed(const std::string& peer, Clock::time_point now, std::uint64_t* suppressed);
 
+  // Whether an error of an unauthenticated connection of `peer` (a bad
+  // frame, no Hello in time) is to be logged: once per log_interval per peer.
+  bool may_log(const std::string& peer, Clock::time_point now, std::uint64_t* suppressed);
+
   std::size_t unauthenticated(const std::string& peer) const;
   std::size_t tracked_peers() const { return peers_.size(); }
 
@@ -57,8 +62,10 @@ class PeerGuard {
     std::size_t unauthenticated = 0;
     double budget = 0;  // tries left; refilled over time up to auth_burst
     Clock::time_point refilled_at{};
-    LogThrottle log;
-    explicit Peer(const Limits& l) : budget(static_cast<double>(l.auth_burst)), log(l.log_interval) {}
+    LogThrottle auth_log;
+    LogThrottle error_log;
+    explicit Peer(const Limits& l)
+        : budget(static_cast<double>(l.auth_burst)), auth_log(l.log_interval), error_log(l.log_interval) {}
   };
   Peer& peer(const std::string& key);
   void refill(Peer& p, Clock::time_point now) const;

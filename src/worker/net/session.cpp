@@ -62,7 +62,9 @@ Session::Session(Socket socket, std::uint64_t id, bool needs_token, std::string 
 
 void Session::start() {
   started_at_ = last_rx_ = last_heartbeat_ = Clock::now();
-  spdlog::info("event=session_open session={} peer={}", id_, q(peer_));
+  // Logged at info once the Hello is accepted: a peer that only opens
+  // connections must not be able to fill the log.
+  spdlog::debug("event=connection_open session={} peer={}", id_, q(peer_));
   arm_tick();
   read();
 }
@@ -76,7 +78,7 @@ void Session::read() {
 void Session::on_read(const asio::error_code& ec, std::size_t n) {
   if (closed_ || closing_) return;
   if (ec) {
-    spdlog::info("event=session_closed session={} reason={}", id_, q(ec == asio::error::eof ? "eof" : ec.message()));
+    log_closed(ec == asio::error::eof ? "eof" : ec.message());
     close_now();
     return;
   }
@@ -174,6 +176,7 @@ void Session::handle_hello(const v1::Hello& h) {
   if (!add_credit(h.initial_credit())) return;
   state_ = State::kJoining;
   settle();
+  spdlog::info("event=session_open session={} peer={}", id_, q(peer_));
   spdlog::info("event=hello session={} group={} domains={} start={} client={}", id_, q(h.group()), h.domains_size(),
                v1::Start_Name(h.start()), q(h.client_name()));
   coordinator_.on_hello(shared_from_this(), h);
@@ -244,7 +247,7 @@ void Session::flush() {
     self->queued_bytes_ -= n;
     self->writing_.clear();
     if (ec) {
-      if (!self->closed_) spdlog::info("event=session_closed session={} reason={}", self->id_, q(ec.message()));
+      if (!self->closed_) self->log_closed(ec.message());
       self->close_now();
       return;
     }
@@ -255,8 +258,11 @@ void Session::flush() {
 
 void Session::fail(v1::ErrorCode code, const std::string& message) {
   if (closing_ || closed_) return;
-  spdlog::warn("event=session_error session={} peer={} code={} error={}", id_, q(peer_), v1::ErrorCode_Name(code),
-               q(message));
+  std::uint64_t suppressed = 0;
+  if (settled_ || guard_.may_log(peer_key_, Clock::now(), &suppressed)) {
+    spdlog::warn("event=session_error session={} peer={} code={} error={}{}", id_, q(peer_), v1::ErrorCode_Name(code),
+                 q(message), suppressed ? " not_logged_before=" + std::to_string(suppressed) : std::string());
+  }
   closing_ = true;
   closing_since_ = Clock::now();
   send_error(code, message);
@@ -306,6 +312,12 @@ void Session::leave() {
   if (left_) return;
   left_ = true;
   if (state_ != State::kAwaitHello) coordinator_.on_closed(id_);
+}
+
+// Only sessions whose Hello was accepted are logged at info (see start()).
+void Session::log_closed(const std::string& reason) const {
+  spdlog::log(settled_ ? spdlog::level::info : spdlog::level::debug, "event=session_closed session={} reason={}", id_,
+              q(reason));
 }
 
 void Session::settle() {

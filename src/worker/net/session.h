@@ -63,6 +63,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool authenticate(const v1::Hello& hello);
   void send_error(v1::ErrorCode code, const std::string& message);
   void settle();
+  void log_closed(const std::string& reason) const;
   bool add_credit(std::uint32_t n);
   void flush();
   void on_tick();
