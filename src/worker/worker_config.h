@@ -18,8 +18,8 @@ struct WorkerConfig {
   std::vector<Endpoint> listen;
   std::string token;  // from --token-file; required when any listener is TCP
   std::string worker_id;
-  unsigned socket_mode = 0660;  // permissions of Unix sockets
-  std::vector<unsigned> allowed_uids;  // Unix peers (SO_PEERCRED) allowed; empty: any the file mode lets in
+  unsigned socket_mode = 0660;                    // permissions of Unix sockets
+  std::vector<unsigned> allowed_uids;             // Unix peers (SO_PEERCRED) allowed; empty: any the file mode lets in
   std::size_t max_unauthenticated_per_peer = 64;  // connections per peer (IP, uid) before Hello
 
   // Delivery, per (group, domain, partition).

@@ -1,7 +1,6 @@
 // intentlog-worker: drains intentlog domains per key and streams them to
 // consumers over Unix/TCP sockets (see worker_usage() and docs/DESIGN.md).
 #include <spdlog/spdlog.h>
-
 #include <sys/resource.h>
 
 #include <asio.hpp>

@@ -22,8 +22,8 @@ void PeerGuard::forget_idle() {
 void PeerGuard::refill(Peer& p, Clock::time_point now) const {
   const double burst = static_cast<double>(limits_.auth_burst);
   if (p.refilled_at != Clock::time_point{} && p.budget < burst) {
-    const double periods = std::chrono::duration<double>(now - p.refilled_at) /
-                           std::chrono::duration<double>(limits_.auth_refill);
+    const double periods =
+        std::chrono::duration<double>(now - p.refilled_at) / std::chrono::duration<double>(limits_.auth_refill);
     p.budget = std::min(burst, p.budget + periods);
   }
   p.refilled_at = now;

@@ -28,8 +28,8 @@ class PeerGuard {
   using Clock = std::chrono::steady_clock;
 
   struct Limits {
-    std::size_t max_unauthenticated = 64;        // connections per peer before Hello
-    std::size_t auth_burst = 10;                 // failed authentications before throttling
+    std::size_t max_unauthenticated = 64;                   // connections per peer before Hello
+    std::size_t auth_burst = 10;                            // failed authentications before throttling
     Clock::duration auth_refill = std::chrono::seconds(1);  // one more try per this
     Clock::duration log_interval = std::chrono::seconds(10);
     std::size_t max_peers = 4096;

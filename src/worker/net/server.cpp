@@ -83,8 +83,8 @@ void Server::open() {
       if (ec || results.empty()) throw std::runtime_error("cannot resolve " + e.host + ": " + ec.message());
       ep = results.begin()->endpoint();
     }
-    auto l = std::make_unique<Listener>(Listener{e, asio::basic_socket_acceptor<asio::generic::stream_protocol>(io_),
-                                                 asio::steady_timer(io_)});
+    auto l = std::make_unique<Listener>(
+        Listener{e, asio::basic_socket_acceptor<asio::generic::stream_protocol>(io_), asio::steady_timer(io_)});
     asio::error_code ec;
     l->acceptor.open(ep.protocol(), ec);
     if (!ec && e.kind == Endpoint::Kind::kTcp) l->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -164,8 +164,9 @@ void Server::on_accept_error(Listener& l, const asio::error_code& ec) {
   shed_total_ += shed_now;
   std::uint64_t suppressed = 0;
   if (accept_log_.allow(LogThrottle::Clock::now(), &suppressed)) {
-    spdlog::warn("event=accept_failed endpoint={} error={} open_files_limit={} connections_closed={} not_logged_before={}",
-                 q(l.endpoint.to_string()), q(ec.message()), rlimit_nofile(), shed_total_, suppressed);
+    spdlog::warn(
+        "event=accept_failed endpoint={} error={} open_files_limit={} connections_closed={} not_logged_before={}",
+        q(l.endpoint.to_string()), q(ec.message()), rlimit_nofile(), shed_total_, suppressed);
   }
   l.pause.expires_after(kAcceptPause);
   l.pause.async_wait([this, &l](const asio::error_code& e) {
