@@ -16,6 +16,7 @@ PACKAGES=(
   python3-protobuf python3-pip python3-setuptools python3-wheel python3-venv python3-prometheus-client
   clang libclang-rt-14-dev clang-format
   gnuplot-nox
+  libssl-dev openssl
 )
 
 missing=()

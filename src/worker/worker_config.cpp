@@ -38,6 +38,10 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
   --db CONNINFO          libpq connection string (default: PGHOST, PGPORT, ... from the environment)
   --listen ENDPOINT      unix:PATH or tcp:HOST:PORT, repeatable (default: unix:/tmp/intentlog.sock)
   --token-file FILE      shared secret consumers send in Hello; required with a tcp: listener
+  --tls-cert FILE        TLS on every tcp: listener (TLS 1.2 or later): the server's certificate
+                         chain (PEM)
+  --tls-key FILE         its private key (PEM; default: the --tls-cert file)
+  --tls-client-ca FILE   require client certificates signed by a CA of FILE (mTLS)
   --worker-id ID         name in leases and logs (default: HOSTNAME/FIRST-ENDPOINT)
   --socket-mode OCTAL    permissions of Unix sockets (default: 0660)
   --allow-uid UID        only this peer uid may use the Unix sockets (SO_PEERCRED), repeatable
@@ -110,6 +114,12 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
       c.listen.push_back(*e);
     } else if (arg == "--token-file") {
       token_file = value;
+    } else if (arg == "--tls-cert") {
+      c.tls_cert = value;
+    } else if (arg == "--tls-key") {
+      c.tls_key = value;
+    } else if (arg == "--tls-client-ca") {
+      c.tls_client_ca = value;
     } else if (arg == "--worker-id") {
       c.worker_id = value;
       ok = !value.empty() && value.size() <= 200;
@@ -198,6 +208,11 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
       return std::nullopt;
     }
   }
+  if (c.tls_cert.empty() && (!c.tls_key.empty() || !c.tls_client_ca.empty())) {
+    *error = "--tls-key and --tls-client-ca need --tls-cert";
+    return std::nullopt;
+  }
+  if (c.tls_key.empty()) c.tls_key = c.tls_cert;
   if (c.buffer_events < c.max_in_flight) c.buffer_events = c.max_in_flight;
   return c;
 }

@@ -17,6 +17,11 @@ struct WorkerConfig {
   std::string db;  // libpq conninfo; empty: PGHOST, PGPORT, ... from the environment
   std::vector<Endpoint> listen;
   std::string token;  // from --token-file; required when any listener is TCP
+  // TLS on every TCP listener when tls_cert is set; client certificates
+  // (signed by tls_client_ca) required when that is set.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
   std::string worker_id;
   unsigned socket_mode = 0660;                    // permissions of Unix sockets
   std::vector<unsigned> allowed_uids;             // Unix peers (SO_PEERCRED) allowed; empty: any the file mode lets in

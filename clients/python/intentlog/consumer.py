@@ -14,6 +14,7 @@ import collections
 import random
 import select
 import socket
+import ssl
 import threading
 import time
 import warnings
@@ -82,7 +83,12 @@ class Consumer:
     connection: reconnects always resume from the committed cursors.
     ``positions``: ``{(domain, partition): after_seq}``; implies
     ``start="position"`` (partitions not listed start as committed).
-    ``token``: the worker's shared secret (TCP listeners).
+    ``token``: the worker's shared secret, or this consumer's token (TCP listeners).
+    ``ssl_context``: an :class:`ssl.SSLContext` for a worker whose TCP listener
+    speaks TLS (``ssl.create_default_context(cafile=...)``; load a client
+    certificate into it with ``load_cert_chain`` when the worker requires one);
+    ``server_hostname``: the name the worker's certificate must carry (default:
+    the endpoint's host).
     ``credit``: events the worker may send ahead of the application (at most
     the worker's ``max_credit``, 100,000 by default).
     ``ack_batch``: acks sent in one frame at most; acks are also sent once
@@ -107,6 +113,8 @@ class Consumer:
         start: Union[str, int] = "committed",
         positions: Optional[Mapping[PartitionRef, int]] = None,
         token: Optional[str] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
+        server_hostname: Optional[str] = None,
         credit: int = 1000,
         client_name: str = "intentlog-python",
         ack_batch: int = 500,
@@ -139,6 +147,10 @@ class Consumer:
         self._start = start
         self._positions = dict(positions or {})
         self._token = token or ""
+        if ssl_context is not None and self._family != socket.AF_INET:
+            raise ValueError("ssl_context needs a tcp: endpoint")
+        self._ssl_context = ssl_context
+        self._server_hostname = server_hostname or (self._address[0] if self._family == socket.AF_INET else None)
         self._credit = credit
         self._half_credit = max(1, credit // 2)
         self._client_name = client_name
@@ -354,9 +366,20 @@ class Consumer:
             raise errors.ConnectionLost("cannot connect to %s: %s" % (self.endpoint, e)) from None
         if self._family == socket.AF_INET:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        # Blocking from now on: reads wait in poll(), so that the keeper
-        # thread's writes never share a socket timeout with them.
-        sock.settimeout(None)
+        if self._ssl_context is not None:
+            try:
+                sock = self._ssl_context.wrap_socket(sock, server_hostname=self._server_hostname)
+            except (ssl.SSLError, ssl.CertificateError, OSError) as e:
+                sock.close()
+                raise errors.ConnectionLost("TLS handshake with %s failed: %s" % (self.endpoint, e)) from None
+            # An SSL object must not read and write at once: reads take the
+            # lock too (after poll() said there is something to read), and
+            # keep the timeout, so that a record cut short cannot hold the
+            # lock for ever.
+        else:
+            # Blocking from now on: reads wait in poll(), so that the keeper
+            # thread's writes never share a socket timeout with them.
+            sock.settimeout(None)
         self._sock = sock
         self._poller = select.poll()
         self._poller.register(sock, select.POLLIN)
@@ -497,13 +520,19 @@ class Consumer:
             if deadline is not None:
                 wait = min(wait, deadline - now)
             try:
-                if not self._poller.poll(max(int(wait * 1000), 1)):
+                tls = isinstance(sock, ssl.SSLSocket)
+                # (TLS: bytes already decrypted are not seen by poll())
+                if not (tls and sock.pending()) and not self._poller.poll(max(int(wait * 1000), 1)):
                     # Checked only after a wait found nothing to read: what the
                     # worker sent while the application was busy counts.
                     if self._welcomed and time.monotonic() - self._last_rx > self._idle_timeout_s:
                         raise _Dropped("nothing received for %.1f s" % self._idle_timeout_s)
                     continue
-                data = sock.recv(_RECV_BYTES)
+                if tls:
+                    with self._lock:
+                        data = sock.recv(_RECV_BYTES)
+                else:
+                    data = sock.recv(_RECV_BYTES)
             except OSError as e:
                 raise _Dropped(str(e), e) from None
             if not data:

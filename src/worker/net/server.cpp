@@ -71,6 +71,7 @@ Server::~Server() { close(); }
 
 void Server::open() {
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (!cfg_.tls_cert.empty()) tls_ = make_tls_context(cfg_);
   for (const auto& e : cfg_.listen) {
     asio::generic::stream_protocol::endpoint ep;
     if (e.kind == Endpoint::Kind::kUnix) {
@@ -94,8 +95,10 @@ void Server::open() {
     if (e.kind == Endpoint::Kind::kUnix && ::chmod(e.path.c_str(), cfg_.socket_mode) != 0) {
       throw std::runtime_error("cannot chmod " + e.path + ": " + std::strerror(errno));
     }
-    spdlog::info("event=listening endpoint={} token_required={}", q(e.to_string()),
-                 e.kind == Endpoint::Kind::kTcp ? "true" : "false");
+    const bool tcp = e.kind == Endpoint::Kind::kTcp;
+    spdlog::info("event=listening endpoint={} token_required={} tls={} client_certificates={}", q(e.to_string()),
+                 tcp ? "true" : "false", tcp && tls_ ? "true" : "false",
+                 tcp && tls_ && !cfg_.tls_client_ca.empty() ? "required" : "no");
     listeners_.push_back(std::move(l));
     accept(*listeners_.back());
   }
@@ -143,7 +146,7 @@ void Server::admit(Listener& l, Socket socket) {
     return;
   }
   auto session = std::make_shared<Session>(std::move(socket), allocate_member_id(), tcp, std::move(peer),
-                                           std::move(key), cfg_, coordinator_, guard_);
+                                           std::move(key), cfg_, coordinator_, guard_, tcp ? tls_.get() : nullptr);
   session->start();
 }
 

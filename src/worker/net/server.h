@@ -19,6 +19,7 @@
 #include "common/endpoint.h"
 #include "worker/log_throttle.h"
 #include "worker/net/peer_guard.h"
+#include "worker/net/tls.h"
 #include "worker/worker_config.h"
 
 namespace intentlog {
@@ -55,7 +56,8 @@ class Server {
   Coordinator& coordinator_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   PeerGuard guard_;
-  int spare_fd_ = -1;  // closed to accept-and-close one connection when out of descriptors
+  std::unique_ptr<asio::ssl::context> tls_;  // for TCP listeners; none: plain text
+  int spare_fd_ = -1;                        // closed to accept-and-close one connection when out of descriptors
   LogThrottle accept_log_;
   LogThrottle refuse_log_;
   std::uint64_t shed_total_ = 0;

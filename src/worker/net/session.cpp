@@ -48,7 +48,7 @@ google::protobuf::Timestamp now_timestamp() {
 }  // namespace
 
 Session::Session(Socket socket, std::uint64_t id, bool needs_token, std::string peer, std::string peer_key,
-                 const WorkerConfig& cfg, Coordinator& coordinator, PeerGuard& guard)
+                 const WorkerConfig& cfg, Coordinator& coordinator, PeerGuard& guard, asio::ssl::context* tls)
     : socket_(std::move(socket)),
       id_(id),
       needs_token_(needs_token),
@@ -58,7 +58,13 @@ Session::Session(Socket socket, std::uint64_t id, bool needs_token, std::string 
       coordinator_(coordinator),
       guard_(guard),
       reader_(cfg.max_frame_bytes),
-      tick_(socket_.get_executor()) {}
+      tick_(socket_.get_executor()) {
+  if (tls) {
+    tls_ = std::make_unique<asio::ssl::stream<Socket&>>(socket_, *tls);
+  } else {
+    handshaken_ = true;
+  }
+}
 
 void Session::start() {
   started_at_ = last_rx_ = last_heartbeat_ = Clock::now();
@@ -66,12 +72,37 @@ void Session::start() {
   // connections must not be able to fill the log.
   spdlog::debug("event=connection_open session={} peer={}", id_, q(peer_));
   arm_tick();
-  read();
+  if (handshaken_) {
+    read();
+  } else {
+    handshake();
+  }
+}
+
+// Bounded in time by the Hello deadline (on_tick). Plain text, a wrong or
+// missing client certificate, an old protocol version: a clean close.
+void Session::handshake() {
+  tls_->async_handshake(asio::ssl::stream_base::server, [self = shared_from_this()](const asio::error_code& ec) {
+    if (self->closed_) return;
+    if (ec) {
+      std::uint64_t suppressed = 0;
+      if (self->guard_.may_log(self->peer_key_, Clock::now(), &suppressed)) {
+        spdlog::warn("event=tls_handshake_failed session={} peer={} error={} not_logged_before={}", self->id_,
+                     q(self->peer_), q(ec.message()), suppressed);
+      }
+      self->close_now();
+      return;
+    }
+    self->handshaken_ = true;
+    self->read();
+  });
 }
 
 void Session::read() {
-  socket_.async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
-    self->on_read(ec, n);
+  with_stream([this](auto& stream) {
+    stream.async_read_some(asio::buffer(rbuf_), [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+      self->on_read(ec, n);
+    });
   });
 }
 
@@ -243,16 +274,18 @@ void Session::flush() {
     queued_.pop_front();
   }
   for (const auto& b : writing_) bufs.push_back(asio::buffer(b));
-  asio::async_write(socket_, bufs, [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
-    self->queued_bytes_ -= n;
-    self->writing_.clear();
-    if (ec) {
-      if (!self->closed_) self->log_closed(ec.message());
-      self->close_now();
-      return;
-    }
-    self->flush();
-    if (!self->closing_ && self->state_ == State::kJoined) self->coordinator_.on_writable(self->id_);
+  with_stream([&](auto& stream) {
+    asio::async_write(stream, bufs, [self = shared_from_this()](const asio::error_code& ec, std::size_t n) {
+      self->queued_bytes_ -= n;
+      self->writing_.clear();
+      if (ec) {
+        if (!self->closed_) self->log_closed(ec.message());
+        self->close_now();
+        return;
+      }
+      self->flush();
+      if (!self->closing_ && self->state_ == State::kJoined) self->coordinator_.on_writable(self->id_);
+    });
   });
 }
 
@@ -265,6 +298,10 @@ void Session::fail(v1::ErrorCode code, const std::string& message) {
   }
   closing_ = true;
   closing_since_ = Clock::now();
+  if (!handshaken_) {  // no TLS yet to carry a frame (the handshake timed out)
+    close_now();
+    return;
+  }
   send_error(code, message);
 }
 

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <asio.hpp>
+#include <asio/ssl.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -34,9 +35,11 @@ class Session : public std::enable_shared_from_this<Session> {
   using Clock = std::chrono::steady_clock;
 
   // `peer_key` is the PeerGuard's name of the peer, which already counted
-  // this connection as unauthenticated (PeerGuard::open).
+  // this connection as unauthenticated (PeerGuard::open). With `tls`, the
+  // connection starts with a TLS handshake (as the server); a peer that
+  // fails it is closed without a frame.
   Session(Socket socket, std::uint64_t id, bool needs_token, std::string peer, std::string peer_key,
-          const WorkerConfig& cfg, Coordinator& coordinator, PeerGuard& guard);
+          const WorkerConfig& cfg, Coordinator& coordinator, PeerGuard& guard, asio::ssl::context* tls);
 
   void start();
 
@@ -56,7 +59,17 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   enum class State { kAwaitHello, kJoining, kJoined };
 
+  void handshake();
   void read();
+  // Calls f with the stream frames travel on: the TLS stream or the socket.
+  template <class F>
+  void with_stream(F&& f) {
+    if (tls_) {
+      f(*tls_);
+    } else {
+      f(socket_);
+    }
+  }
   void on_read(const asio::error_code& ec, std::size_t n);
   void handle(const v1::ClientFrame& frame);
   void handle_hello(const v1::Hello& hello);
@@ -72,6 +85,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void close_now();
 
   Socket socket_;
+  std::unique_ptr<asio::ssl::stream<Socket&>> tls_;  // over socket_; none: plain text
+  bool handshaken_ = false;                          // TLS established (or no TLS)
   std::uint64_t id_;
   bool needs_token_;
   std::string peer_;

@@ -6,6 +6,7 @@ integration tests: prints every item as a JSON line (Event.to_dict(), or
   py_consumer.py --connect EP --group G --domain D [--domain D2]
                  [--from committed|earliest|latest] [--limit N] [--idle-exit S]
                  [--fail-first N] [--credit N] [--no-decode]
+                 [--token-file F] [--tls-ca CA [--tls-cert C --tls-key K]]
 stderr gets "assignment N" whenever the assignment changes and, at exit,
 "reconnects=N stale_acks=N". Exit 0 at --limit, after --idle-exit seconds
 without an item, or on SIGTERM; an intentlog exception exits 3 with "ERROR <class>: ..." on stderr.
@@ -15,6 +16,7 @@ import base64
 import json
 import os
 import signal
+import ssl
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "clients", "python"))
@@ -32,6 +34,10 @@ def main():
     ap.add_argument("--fail-first", type=int, default=0)
     ap.add_argument("--credit", type=int, default=1000)
     ap.add_argument("--no-decode", action="store_true")
+    ap.add_argument("--token-file")
+    ap.add_argument("--tls-ca")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
     a = ap.parse_args()
 
     def assigned(parts):
@@ -41,8 +47,14 @@ def main():
     # SIGTERM ends the consumer like --limit does: pending acks sent, stats printed.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     printed = 0
-    c = intentlog.Consumer(a.connect, a.group, a.domain, start=a.start, credit=a.credit,
-                           on_assignment=assigned, client_name="py_consumer")
+    token = open(a.token_file).read().strip() if a.token_file else None
+    ctx = None
+    if a.tls_ca:
+        ctx = ssl.create_default_context(cafile=a.tls_ca)
+        if a.tls_cert:
+            ctx.load_cert_chain(a.tls_cert, a.tls_key)
+    c = intentlog.Consumer(a.connect, a.group, a.domain, start=a.start, credit=a.credit, token=token,
+                           ssl_context=ctx, on_assignment=assigned, client_name="py_consumer")
     try:
         with c:
             while not a.limit or printed < a.limit:
