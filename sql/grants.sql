@@ -128,3 +128,15 @@ REVOKE ALL ON FUNCTION intentlog._append_counters_reset(int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION intentlog.hot_keys(text, interval, int) TO intentlog_admin, intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog.metrics() TO intentlog_admin, intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog._append_counters() TO intentlog_admin, intentlog_consumer;
+
+-- Consumer credentials (sql/functions/90_consumers.sql): administered by
+-- intentlog_admin; the table (with the hashes) is read by no one directly.
+REVOKE ALL ON intentlog.consumers FROM PUBLIC;
+GRANT SELECT ON intentlog.consumer_grants TO intentlog_admin;
+REVOKE ALL ON FUNCTION intentlog._check_patterns(text, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.create_consumer(text, text[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.revoke_consumer(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.consumer_credentials() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION intentlog.create_consumer(text, text[], text[]) TO intentlog_admin;
+GRANT EXECUTE ON FUNCTION intentlog.revoke_consumer(text) TO intentlog_admin;
+GRANT EXECUTE ON FUNCTION intentlog.consumer_credentials() TO intentlog_consumer;

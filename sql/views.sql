@@ -103,3 +103,14 @@ SELECT d.name AS domain, b.group_name,
 COMMENT ON VIEW intentlog.delivery_backlog IS
   'Per domain and consumer group: intents waiting for a retry (and how many are due), parked behind them, and dead letters.';
 
+
+CREATE OR REPLACE VIEW intentlog.consumer_grants AS
+SELECT c.name AS consumer,
+       c.groups,
+       coalesce(c.domains, ARRAY['*']) AS domains,
+       c.revoked_at IS NULL AS active,
+       c.created_at,
+       c.revoked_at
+  FROM intentlog.consumers c;
+COMMENT ON VIEW intentlog.consumer_grants IS
+  'Consumer credentials and what they grant (group and domain patterns; * matches any characters), without their hashes.';

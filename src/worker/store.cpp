@@ -121,4 +121,37 @@ std::string int_array_literal(const std::vector<int>& v) {
   return s + "}";
 }
 
+namespace {
+
+// Patterns hold no spaces (intentlog._check_patterns).
+std::vector<std::string> split_words(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const std::size_t j = s.find(' ', i);
+    const std::size_t end = j == std::string::npos ? s.size() : j;
+    if (end > i) out.push_back(s.substr(i, end - i));
+    i = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ConsumerCredential> Store::consumer_credentials() {
+  pqxx::nontransaction tx(conn());
+  std::vector<ConsumerCredential> out;
+  for (const auto& r : tx.exec("SELECT name, token_salt, token_hash, array_to_string(groups, ' '), "
+                               "array_to_string(domains, ' ') FROM intentlog.consumer_credentials()")) {
+    ConsumerCredential c;
+    c.name = r[0].as<std::string>();
+    c.salt = tx.unesc_raw(r[1].c_str());
+    c.hash = tx.unesc_raw(r[2].c_str());
+    c.groups = split_words(r[3].as<std::string>());
+    if (!r[4].is_null()) c.domains = split_words(r[4].as<std::string>());
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
 }  // namespace intentlog

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "intentlog/v1/event.pb.h"
+#include "worker/net/credentials.h"
 
 namespace intentlog {
 
@@ -60,6 +61,8 @@ class Store {
   void gap_reported(const std::string& group, std::int64_t gap_id);
   // intentlog.schema_descriptor(); version 0 = the current one.
   SchemaRow schema_descriptor(const std::string& domain, int version);
+  // intentlog.consumer_credentials(): the active consumers and their grants.
+  std::vector<ConsumerCredential> consumer_credentials();
 
  private:
   std::string conninfo_;

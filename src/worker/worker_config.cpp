@@ -38,6 +38,11 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
   --db CONNINFO          libpq connection string (default: PGHOST, PGPORT, ... from the environment)
   --listen ENDPOINT      unix:PATH or tcp:HOST:PORT, repeatable (default: unix:/tmp/intentlog.sock)
   --token-file FILE      shared secret consumers send in Hello; required with a tcp: listener
+  --auth MODE            token: TCP consumers send the --token-file token (the simple mode, every
+                         group and domain); consumers: also the tokens of intentlog.create_consumer,
+                         limited to their groups and domains (default: token)
+  --auth-refresh-ms N    how often consumer credentials are re-read; a revoked consumer's
+                         sessions are closed within this (default: 1000)
   --tls-cert FILE        TLS on every tcp: listener (TLS 1.2 or later): the server's certificate
                          chain (PEM)
   --tls-key FILE         its private key (PEM; default: the --tls-cert file)
@@ -114,6 +119,11 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
       c.listen.push_back(*e);
     } else if (arg == "--token-file") {
       token_file = value;
+    } else if (arg == "--auth") {
+      ok = value == "token" || value == "consumers";
+      c.consumer_auth = value == "consumers";
+    } else if (arg == "--auth-refresh-ms") {
+      c.auth_refresh = std::chrono::milliseconds(number(50, 3600000));
     } else if (arg == "--tls-cert") {
       c.tls_cert = value;
     } else if (arg == "--tls-key") {
@@ -203,8 +213,8 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
     }
   }
   for (const auto& e : c.listen) {
-    if (e.kind == Endpoint::Kind::kTcp && c.token.empty()) {
-      *error = "a tcp: listener needs --token-file (TCP consumers must authenticate)";
+    if (e.kind == Endpoint::Kind::kTcp && c.token.empty() && !c.consumer_auth) {
+      *error = "a tcp: listener needs --token-file or --auth consumers (TCP consumers must authenticate)";
       return std::nullopt;
     }
   }

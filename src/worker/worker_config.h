@@ -19,6 +19,10 @@ struct WorkerConfig {
   std::string token;  // from --token-file; required when any listener is TCP
   // TLS on every TCP listener when tls_cert is set; client certificates
   // (signed by tls_client_ca) required when that is set.
+  // --auth consumers: Hello tokens are also checked against
+  // intentlog.consumers (re-read every auth_refresh) with their grants.
+  bool consumer_auth = false;
+  std::chrono::milliseconds auth_refresh{1000};
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;

@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
   Coordinator coordinator(io, cfg, db, registry);
   std::unique_ptr<metrics::SqlGauges> sql_gauges;
   if (cfg.metrics) sql_gauges = std::make_unique<metrics::SqlGauges>(io, db, registry, std::chrono::seconds(5));
-  Server server(io, cfg, coordinator);
+  Server server(io, cfg, coordinator, db);
   WakeupListener listener(
       io, cfg.db, [&](const std::string& d, int p) { coordinator.on_wakeup(d, p); },
       [&] { coordinator.on_listener_reconnect(); });

@@ -14,7 +14,8 @@ The wire it speaks is docs/PROTOCOL.md of the intentlog repository.
 """
 from intentlog.consumer import Consumer, parse_endpoint
 from intentlog.errors import (BadFrameError, BadServerFrame, ConnectionLost, CreditLimitError, FrameTooLargeError,
-                              IdleTimeoutError, IntentlogError, InternalError, ProtocolError, SchemaError,
+                              IdleTimeoutError, IntentlogError, InternalError, PermissionDeniedError, ProtocolError,
+                              SchemaError,
                               ServerError, ShuttingDownError, UnauthenticatedError, UnknownDomainError,
                               UnspecifiedError, UnsupportedVersionError)
 from intentlog.events import Event, EventId, Gap
@@ -26,5 +27,5 @@ __all__ = [
     "IntentlogError", "ConnectionLost", "BadServerFrame", "SchemaError", "ServerError",
     "UnspecifiedError", "BadFrameError", "FrameTooLargeError", "ProtocolError", "UnauthenticatedError",
     "UnknownDomainError", "CreditLimitError", "IdleTimeoutError", "ShuttingDownError", "InternalError",
-    "UnsupportedVersionError",
+    "UnsupportedVersionError", "PermissionDeniedError",
 ]

@@ -106,6 +106,10 @@ class UnsupportedVersionError(ServerError):
     """ERROR_UNSUPPORTED_VERSION: the worker does not speak this protocol_version."""
 
 
+class PermissionDeniedError(ServerError):
+    """ERROR_PERMISSION_DENIED: this consumer's token does not grant the group or a domain of the Hello."""
+
+
 _BY_CODE: Dict[int, Type[ServerError]] = {
     stream_pb2.ERROR_UNSPECIFIED: UnspecifiedError,
     stream_pb2.ERROR_BAD_FRAME: BadFrameError,
@@ -118,6 +122,7 @@ _BY_CODE: Dict[int, Type[ServerError]] = {
     stream_pb2.ERROR_SHUTTING_DOWN: ShuttingDownError,
     stream_pb2.ERROR_INTERNAL: InternalError,
     stream_pb2.ERROR_UNSUPPORTED_VERSION: UnsupportedVersionError,
+    stream_pb2.ERROR_PERMISSION_DENIED: PermissionDeniedError,
 }
 
 

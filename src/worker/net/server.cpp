@@ -13,6 +13,7 @@
 #include <stdexcept>
 
 #include "worker/coordinator.h"
+#include "worker/db_pool.h"
 #include "worker/delivery/sink.h"
 #include "worker/log_fields.h"
 #include "worker/net/session.h"
@@ -59,10 +60,13 @@ std::string rlimit_nofile() {
 
 }  // namespace
 
-Server::Server(asio::io_context& io, const WorkerConfig& cfg, Coordinator& coordinator)
+Server::Server(asio::io_context& io, const WorkerConfig& cfg, Coordinator& coordinator, DbPool& db)
     : io_(io),
       cfg_(cfg),
       coordinator_(coordinator),
+      db_(db),
+      access_(cfg),
+      refresh_(io),
       guard_(PeerGuard::Limits{cfg.max_unauthenticated_per_peer, 10, std::chrono::seconds(1), kLogInterval, 4096}),
       accept_log_(kLogInterval),
       refuse_log_(kLogInterval) {}
@@ -72,6 +76,19 @@ Server::~Server() { close(); }
 void Server::open() {
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (!cfg_.tls_cert.empty()) tls_ = make_tls_context(cfg_);
+  if (cfg_.consumer_auth) {
+    // Loaded before the first connection is accepted, so that no consumer is
+    // refused for the worker's having just started.
+    try {
+      Store store(cfg_.db);
+      access_.update(store.consumer_credentials());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("--auth consumers: cannot read intentlog.consumer_credentials(): ") +
+                               e.what());
+    }
+    spdlog::info("event=credentials_loaded consumers={}", access_.credentials().size());
+    refresh_credentials();
+  }
   for (const auto& e : cfg_.listen) {
     asio::generic::stream_protocol::endpoint ep;
     if (e.kind == Endpoint::Kind::kUnix) {
@@ -145,8 +162,9 @@ void Server::admit(Listener& l, Socket socket) {
     refuse("too many connections without Hello from this peer", peer);
     return;
   }
-  auto session = std::make_shared<Session>(std::move(socket), allocate_member_id(), tcp, std::move(peer),
-                                           std::move(key), cfg_, coordinator_, guard_, tcp ? tls_.get() : nullptr);
+  auto session =
+      std::make_shared<Session>(std::move(socket), allocate_member_id(), tcp, std::move(peer), std::move(key), cfg_,
+                                coordinator_, guard_, access_, tcp ? tls_.get() : nullptr);
   session->start();
 }
 
@@ -190,7 +208,32 @@ std::size_t Server::shed(Listener& l) {
   return n;
 }
 
+// Every --auth-refresh-ms: a revoked consumer's sessions end within that. A
+// database outage keeps the credentials last read (logged once per outage).
+void Server::refresh_credentials() {
+  refresh_.expires_after(cfg_.auth_refresh);
+  refresh_.async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    db_.run([](Store& store) { return store.consumer_credentials(); },
+            [this](std::vector<ConsumerCredential> all) {
+              if (refresh_failing_) spdlog::info("event=credentials_refresh_recovered");
+              refresh_failing_ = false;
+              if (const std::size_t closed = access_.update(std::move(all)); closed > 0) {
+                spdlog::info("event=credentials_changed consumers={} sessions_closed={}", access_.credentials().size(),
+                             closed);
+              }
+              if (!listeners_.empty()) refresh_credentials();
+            },
+            [this](const std::string& error) {
+              if (!refresh_failing_) spdlog::warn("event=credentials_refresh_failed error={}", q(error));
+              refresh_failing_ = true;
+              if (!listeners_.empty()) refresh_credentials();
+            });
+  });
+}
+
 void Server::close() {
+  refresh_.cancel();
   for (auto& l : listeners_) {
     asio::error_code ignored;
     l->pause.cancel();

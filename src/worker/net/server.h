@@ -18,6 +18,7 @@
 
 #include "common/endpoint.h"
 #include "worker/log_throttle.h"
+#include "worker/net/access.h"
 #include "worker/net/peer_guard.h"
 #include "worker/net/tls.h"
 #include "worker/worker_config.h"
@@ -25,10 +26,12 @@
 namespace intentlog {
 
 class Coordinator;
+class DbPool;
 
 class Server {
  public:
-  Server(asio::io_context& io, const WorkerConfig& cfg, Coordinator& coordinator);
+  // `db` reads the consumer credentials (--auth consumers).
+  Server(asio::io_context& io, const WorkerConfig& cfg, Coordinator& coordinator, DbPool& db);
   ~Server();
 
   // Binds every --listen endpoint; throws std::runtime_error with a message
@@ -50,10 +53,15 @@ class Server {
   void on_accept_error(Listener& l, const asio::error_code& ec);
   std::size_t shed(Listener& l);
   void refuse(const std::string& why, const std::string& peer);
+  void refresh_credentials();
 
   asio::io_context& io_;
   const WorkerConfig& cfg_;
   Coordinator& coordinator_;
+  DbPool& db_;
+  Access access_;
+  asio::steady_timer refresh_;
+  bool refresh_failing_ = false;
   std::vector<std::unique_ptr<Listener>> listeners_;
   PeerGuard guard_;
   std::unique_ptr<asio::ssl::context> tls_;  // for TCP listeners; none: plain text

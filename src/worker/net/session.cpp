@@ -8,6 +8,7 @@
 #include "common/validation.h"
 #include "worker/coordinator.h"
 #include "worker/log_fields.h"
+#include "worker/net/access.h"
 #include "worker/net/peer_guard.h"
 
 namespace intentlog {
@@ -24,17 +25,6 @@ bool valid_group(const std::string& g) {
   });
 }
 
-// Constant time in the length of the secret, so that timing does not reveal
-// how much of a guessed token matched.
-bool token_matches(const std::string& given, const std::string& secret) {
-  unsigned char diff = given.size() == secret.size() ? 0 : 1;
-  for (std::size_t i = 0; i < secret.size(); ++i) {
-    const char g = i < given.size() ? given[i] : 0;
-    diff |= static_cast<unsigned char>(g ^ secret[i]);
-  }
-  return diff == 0;
-}
-
 google::protobuf::Timestamp now_timestamp() {
   const auto us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -48,7 +38,8 @@ google::protobuf::Timestamp now_timestamp() {
 }  // namespace
 
 Session::Session(Socket socket, std::uint64_t id, bool needs_token, std::string peer, std::string peer_key,
-                 const WorkerConfig& cfg, Coordinator& coordinator, PeerGuard& guard, asio::ssl::context* tls)
+                 const WorkerConfig& cfg, Coordinator& coordinator, PeerGuard& guard, Access& access,
+                 asio::ssl::context* tls)
     : socket_(std::move(socket)),
       id_(id),
       needs_token_(needs_token),
@@ -57,6 +48,7 @@ Session::Session(Socket socket, std::uint64_t id, bool needs_token, std::string 
       cfg_(cfg),
       coordinator_(coordinator),
       guard_(guard),
+      access_(access),
       reader_(cfg.max_frame_bytes),
       tick_(socket_.get_executor()) {
   if (tls) {
@@ -204,12 +196,18 @@ void Session::handle_hello(const v1::Hello& h) {
     fail(v1::ERROR_PROTOCOL, "positions given without START_POSITION");
     return;
   }
+  const std::vector<std::string> domains(h.domains().begin(), h.domains().end());
+  if (std::string why = access_.denied(consumer_, h.group(), domains); !why.empty()) {
+    fail(v1::ERROR_PERMISSION_DENIED, why);
+    return;
+  }
   if (!add_credit(h.initial_credit())) return;
   state_ = State::kJoining;
   settle();
+  if (!consumer_.empty()) access_.joined(id_, consumer_, h.group(), domains, weak_from_this());
   spdlog::info("event=session_open session={} peer={}", id_, q(peer_));
-  spdlog::info("event=hello session={} group={} domains={} start={} client={}", id_, q(h.group()), h.domains_size(),
-               v1::Start_Name(h.start()), q(h.client_name()));
+  spdlog::info("event=hello session={} group={} domains={} start={} client={} consumer={}", id_, q(h.group()),
+               h.domains_size(), v1::Start_Name(h.start()), q(h.client_name()), q(consumer_));
   coordinator_.on_hello(shared_from_this(), h);
 }
 
@@ -218,7 +216,12 @@ void Session::handle_hello(const v1::Hello& h) {
 bool Session::authenticate(const v1::Hello& h) {
   const auto now = Clock::now();
   const bool throttled = !guard_.may_authenticate(peer_key_, now);
-  if (!throttled && token_matches(h.token(), cfg_.token)) return true;
+  if (!throttled) {
+    if (auto who = access_.identify(h.token())) {
+      consumer_ = std::move(*who);
+      return true;
+    }
+  }
   std::uint64_t suppressed = 0;
   if (guard_.failed(peer_key_, now, &suppressed)) {
     spdlog::warn("event=auth_failed session={} peer={} throttled={} not_logged_before={}", id_, q(peer_),
@@ -367,6 +370,7 @@ void Session::close_now() {
   if (closed_) return;
   closed_ = true;
   settle();
+  if (!consumer_.empty()) access_.left(id_);
   leave();
   asio::error_code ignored;
   tick_.cancel();

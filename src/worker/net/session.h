@@ -26,6 +26,7 @@
 
 namespace intentlog {
 
+class Access;
 class Coordinator;
 class PeerGuard;
 
@@ -39,7 +40,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // connection starts with a TLS handshake (as the server); a peer that
   // fails it is closed without a frame.
   Session(Socket socket, std::uint64_t id, bool needs_token, std::string peer, std::string peer_key,
-          const WorkerConfig& cfg, Coordinator& coordinator, PeerGuard& guard, asio::ssl::context* tls);
+          const WorkerConfig& cfg, Coordinator& coordinator, PeerGuard& guard, Access& access, asio::ssl::context* tls);
 
   void start();
 
@@ -94,6 +95,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const WorkerConfig& cfg_;
   Coordinator& coordinator_;
   PeerGuard& guard_;
+  Access& access_;
+  std::string consumer_;  // of intentlog.consumers whose token the Hello had; empty: none or the shared token
   bool settled_ = false;  // no longer counted as unauthenticated by guard_
 
   State state_ = State::kAwaitHello;

@@ -2,8 +2,9 @@
 """One TLS connection to a worker with Python's ssl module, for the TLS tests.
 
   tls_client.py HOST PORT [--ca CA] [--cert C --key K] [--token T] [--plain]
+                [--group G] [--domain D]...
 
-Says Hello (group g, domain events) and prints the outcome: "WELCOME",
+Says Hello (default: group g, domain events) and prints the outcome: "WELCOME",
 "ERROR <code> <message>", "TLS_VERIFY_FAILED <why>" (this client refused the
 worker's certificate), "TLS_ERROR <reason>" (the handshake or the first read
 failed otherwise: an alert from the worker) or
@@ -26,6 +27,8 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--token", default="")
     ap.add_argument("--plain", action="store_true")
+    ap.add_argument("--group", default="g")
+    ap.add_argument("--domain", action="append")
     a = ap.parse_args()
     s = socket.create_connection((a.host, a.port), timeout=10)
     try:
@@ -34,7 +37,7 @@ def main():
             if a.cert:
                 ctx.load_cert_chain(a.cert, a.key)
             s = ctx.wrap_socket(s, server_hostname=a.host)
-        s.sendall(rc.hello("g", ["events"], credit=10, token=a.token.encode()))
+        s.sendall(rc.hello(a.group, a.domain or ["events"], credit=10, token=a.token.encode()))
         for num, v in rc.replies(s):
             if num == 5:
                 f = dict(rc.fields(v))
