@@ -1,0 +1,273 @@
+#include "worker/kafka/kafka_sink.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/payload_codec.h"
+#include "common/schema_compat.h"
+#include "worker/coordinator.h"
+#include "worker/log_fields.h"
+#include "worker/store.h"
+
+namespace intentlog {
+namespace {
+
+constexpr auto kMetadataTimeout = std::chrono::seconds(10);
+constexpr auto kRejoinAfter = std::chrono::seconds(1);
+constexpr std::uint64_t kGapToken = std::uint64_t{1} << 63;  // gap records' tokens
+
+std::string kafka_error(rd_kafka_resp_err_t err) {
+  return std::string("kafka: ") + rd_kafka_err2name(err) + ": " + rd_kafka_err2str(err);
+}
+
+}  // namespace
+
+KafkaSink::KafkaSink(asio::io_context& io, const KafkaConfig& cfg, DbPool& db, Coordinator& coordinator)
+    : io_(io), cfg_(cfg), db_(db), coordinator_(coordinator), rejoin_timer_(io) {}
+
+KafkaSink::~KafkaSink() { *alive_ = false; }
+
+std::unique_ptr<KafkaProducer> KafkaSink::make_producer() {
+  return std::make_unique<KafkaProducer>(
+      io_, cfg_, [this](std::uint64_t token, rd_kafka_resp_err_t err, bool persisted) { on_report(token, err, persisted); },
+      [this](const std::string& error) { on_fatal(error); });
+}
+
+bool KafkaSink::prepare(const std::map<std::string, int>& domain_partitions, std::string* error) {
+  try {
+    producer_ = make_producer();
+  } catch (const std::exception& e) {
+    *error = e.what();
+    return false;
+  }
+  for (const auto& domain : cfg_.domains) {
+    auto d = domain_partitions.find(domain);
+    if (d == domain_partitions.end()) {
+      *error = "--kafka-domains: intentlog domain \"" + domain + "\" does not exist";
+      return false;
+    }
+    const std::string topic = cfg_.topic(domain);
+    const int n = producer_->partition_count(topic, kMetadataTimeout, error);
+    if (n < 0) return false;
+    if (cfg_.partitioning == KafkaConfig::Partitioning::kIntentlog && n != d->second) {
+      *error = "Kafka topic " + topic + " has " + std::to_string(n) + " partitions, intentlog domain " + domain +
+               " has " + std::to_string(d->second) +
+               ": per-key order needs Kafka partition = intentlog partition. Create the topic with " +
+               std::to_string(d->second) + " partitions, or publish with --kafka-partitioning murmur2";
+      return false;
+    }
+    topic_partitions_[domain] = n;
+    spdlog::info("event=kafka_topic domain={} topic={} partitions={} partitioning={}", q(domain), q(topic), n,
+                 cfg_.partitioning == KafkaConfig::Partitioning::kIntentlog ? "intentlog" : "murmur2");
+  }
+  return true;
+}
+
+void KafkaSink::start() {
+  if (!producer_) producer_ = make_producer();
+  id_ = allocate_member_id();
+  member_ = true;
+  JoinRequest req;
+  req.group = cfg_.group;
+  req.domains = cfg_.domains;
+  req.start = v1::START_COMMITTED;
+  coordinator_.add_member(shared_from_this(), std::move(req));
+}
+
+std::uint32_t KafkaSink::capacity() const {
+  if (!member_ || !producer_ || producer_->failed() || taken_ >= cfg_.max_outstanding) return 0;
+  return static_cast<std::uint32_t>(cfg_.max_outstanding - taken_);
+}
+
+void KafkaSink::joined(const v1::Welcome& welcome) {
+  spdlog::info("event=kafka_joined member={} group={} domains={}", id_, q(cfg_.group), welcome.domains_size());
+}
+
+void KafkaSink::assigned(const v1::Assignment& assignment) {
+  spdlog::info("event=kafka_assigned member={} group={} partitions={}", id_, q(cfg_.group),
+               assignment.partitions_size());
+}
+
+void KafkaSink::deliver(v1::Batch batch) {
+  for (auto& e : *batch.mutable_events()) {
+    if (cfg_.format == KafkaConfig::Format::kJson && e.schema_version() > 0 && !e.payload().empty()) {
+      const SchemaKey key{e.domain(), e.schema_version()};
+      if (!codecs_.count(key)) {
+        need_schema(key, std::move(e));
+        continue;
+      }
+    }
+    produce(e);
+  }
+}
+
+void KafkaSink::produce(const v1::Event& e) {
+  v1::EventId id;
+  id.set_domain(e.domain());
+  id.set_partition(e.partition());
+  id.set_seq(e.seq());
+  auto t = topic_partitions_.find(e.domain());
+  if (t == topic_partitions_.end()) {
+    fail_later(id, "kafka: domain " + e.domain() + " is not published by this worker");
+    return;
+  }
+  const PayloadCodec* codec = nullptr;
+  if (auto c = codecs_.find({e.domain(), e.schema_version()}); c != codecs_.end()) codec = c->second.get();
+  const std::uint64_t token = next_token_++;
+  const rd_kafka_resp_err_t err = producer_->produce(event_record(cfg_, e, t->second, codec), token);
+  if (err) {
+    ++failed_;
+    spdlog::warn("event=kafka_refused domain={} partition={} seq={} key={} error={}", q(e.domain()), e.partition(),
+                 e.seq(), q(e.key()), q(kafka_error(err)));
+    fail_later(id, kafka_error(err));
+    return;
+  }
+  ++produced_;
+  pending_.emplace(token, std::move(id));
+}
+
+void KafkaSink::gap(const v1::Gap& g) {
+  auto t = topic_partitions_.find(g.domain());
+  if (t == topic_partitions_.end() || !producer_) return;
+  for (const auto& r : gap_records(cfg_, g, t->second)) {
+    const std::uint64_t token = kGapToken | next_token_++;
+    if (const auto err = producer_->produce(r, token)) {
+      spdlog::error("event=kafka_gap_refused domain={} partition={} gap_id={} error={}", q(g.domain()), g.partition(),
+                    g.gap_id(), q(kafka_error(err)));
+      continue;
+    }
+    pending_gaps_.emplace(token, g);
+  }
+}
+
+void KafkaSink::on_report(std::uint64_t token, rd_kafka_resp_err_t err, bool persisted) {
+  if (token & kGapToken) {
+    auto g = pending_gaps_.find(token);
+    if (g == pending_gaps_.end()) return;
+    if (!persisted)
+      spdlog::error("event=kafka_gap_failed domain={} partition={} gap_id={} error={}", q(g->second.domain()),
+                    g->second.partition(), g->second.gap_id(), q(kafka_error(err)));
+    pending_gaps_.erase(g);
+    return;
+  }
+  auto it = pending_.find(token);
+  if (it == pending_.end()) return;
+  if (persisted) {
+    ++persisted_;
+    acks_.push_back(std::move(it->second));
+  } else {
+    ++failed_;
+    const v1::EventId& id = it->second;
+    spdlog::warn("event=kafka_delivery_failed domain={} partition={} seq={} error={}", q(id.domain()), id.partition(),
+                 id.seq(), q(kafka_error(err)));
+    nacks_.emplace_back(std::move(it->second), kafka_error(err));
+  }
+  pending_.erase(it);
+  // Reports come in bursts from one poll: answer them together afterwards.
+  if (!answers_posted_) {
+    answers_posted_ = true;
+    asio::post(io_, [this, alive = alive_] {
+      if (*alive) flush_answers();
+    });
+  }
+}
+
+void KafkaSink::fail_later(const v1::EventId& id, const std::string& error) {
+  nacks_.emplace_back(id, error);
+  if (!answers_posted_) {  // never from inside the dispatcher's deliver()
+    answers_posted_ = true;
+    asio::post(io_, [this, alive = alive_] {
+      if (*alive) flush_answers();
+    });
+  }
+}
+
+void KafkaSink::flush_answers() {
+  answers_posted_ = false;
+  std::vector<v1::EventId> acks = std::move(acks_);
+  std::vector<std::pair<v1::EventId, std::string>> nacks = std::move(nacks_);
+  acks_.clear();
+  nacks_.clear();
+  const std::uint64_t answered = acks.size() + nacks.size();
+  taken_ -= std::min(taken_, answered);
+  if (!member_) return;
+  if (!acks.empty()) coordinator_.ack(id_, acks);
+  for (const auto& [id, error] : nacks) coordinator_.nack(id_, id, error);
+  coordinator_.ready(id_);
+}
+
+void KafkaSink::need_schema(const SchemaKey& key, v1::Event e) {
+  auto& queue = waiting_[key];
+  queue.push_back(std::move(e));
+  if (queue.size() > 1) return;  // asked already
+  db_.run([key](Store& s) { return s.schema_descriptor(key.first, key.second); },
+          [this, key, alive = alive_](SchemaRow row) {
+            if (!*alive) return;
+            std::string error = row.found ? "" : row.error;
+            std::unique_ptr<ProtoSchema> schema;
+            if (error.empty()) schema = ProtoSchema::parse(row.descriptor_set, row.message, &error);
+            if (!schema)
+              spdlog::warn("event=kafka_schema_unavailable domain={} schema_version={} error={}", q(key.first),
+                           key.second, q(error));
+            codecs_[key] = schema ? std::make_unique<PayloadCodec>(std::move(schema)) : nullptr;
+            auto events = std::move(waiting_[key]);
+            waiting_.erase(key);
+            for (const auto& ev : events) produce(ev);
+          },
+          [this, key, alive = alive_](const std::string& error) {
+            if (!*alive) return;
+            // Not cached: the next event of this version asks again.
+            auto events = std::move(waiting_[key]);
+            waiting_.erase(key);
+            for (const auto& ev : events) {
+              v1::EventId id;
+              id.set_domain(ev.domain());
+              id.set_partition(ev.partition());
+              id.set_seq(ev.seq());
+              fail_later(id, "kafka: could not read schema version " + std::to_string(key.second) + ": " + error);
+            }
+          });
+}
+
+void KafkaSink::on_fatal(const std::string& error) {
+  ++rebuilt_;
+  spdlog::error("event=kafka_fatal member={} error={} action=\"rebuild the producer, replay from the cursor\"", id_,
+                q(error));
+  const std::uint64_t old = id_;
+  member_ = false;
+  pending_.clear();
+  pending_gaps_.clear();
+  acks_.clear();
+  nacks_.clear();
+  taken_ = 0;
+  // What was reported is acked already; leaving commits it and gives the
+  // rest back to their keys.
+  coordinator_.leave(old);
+  producer_.reset();
+  rejoin_timer_.expires_after(kRejoinAfter);
+  rejoin_timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (ec || !*alive) return;
+    try {
+      start();
+    } catch (const std::exception& e) {
+      on_fatal(std::string("cannot create the Kafka producer: ") + e.what());
+    }
+  });
+}
+
+void KafkaSink::drain(std::chrono::milliseconds timeout) {
+  if (!producer_ || !member_) return;
+  const int before = producer_->outstanding();
+  producer_->flush(timeout);  // reports are served here and answered below
+  flush_answers();
+  spdlog::info("event=kafka_drained outstanding_before={} outstanding_after={} produced={} persisted={} failed={}",
+               before, producer_->outstanding(), produced_, persisted_, failed_);
+}
+
+void KafkaSink::close(v1::ErrorCode code, const std::string& message) {
+  member_ = false;
+  rejoin_timer_.cancel();
+  spdlog::info("event=kafka_closed member={} code={} message={} produced={} persisted={} failed={} rebuilt={}", id_,
+               v1::ErrorCode_Name(code), q(message), produced_, persisted_, failed_, rebuilt_);
+}
+
+}  // namespace intentlog

@@ -1,0 +1,107 @@
+// KafkaSink: the Kafka publisher as a member of a consumer group (the second
+// sink of the delivery seam, worker/delivery/sink.h). Made at worker start
+// for --kafka-group and --kafka-domains, it lives as long as the worker.
+//
+// Every event handed to it becomes one record (kafka_record.h) produced by
+// the idempotent KafkaProducer; capacity() is --kafka-max-outstanding minus
+// the records not yet reported. A delivery report that says PERSISTED is the
+// event's ack; any other report, or a record librdkafka refuses at once
+// (over message.max.bytes, ...), is its nack with the Kafka error, which
+// takes the group's retry / dead-letter path in SQL while other keys go on.
+// So the group's SQL cursor passes an intent only once Kafka has it and
+// everything before it (at-least-once; the `id` header recognises repeats).
+//
+// A fatal producer error (rd_kafka_fatal_error, e.g. the idempotent
+// producer's sequence was lost) leaves the group — its unreported events go
+// back to their keys and the cursor of what was reported is committed — and
+// joins again a second later with a new producer: the group's streams
+// restart from the committed cursor.
+#pragma once
+
+#include <asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "worker/db_pool.h"
+#include "worker/delivery/sink.h"
+#include "worker/kafka/kafka_config.h"
+#include "worker/kafka/kafka_producer.h"
+
+namespace intentlog {
+
+class Coordinator;
+class PayloadCodec;
+
+class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
+ public:
+  KafkaSink(asio::io_context& io, const KafkaConfig& cfg, DbPool& db, Coordinator& coordinator);
+  ~KafkaSink() override;
+
+  // Before the event loop runs: builds the producer and checks every topic
+  // against the domains' partition counts (`domain_partitions`, from SQL).
+  // False and `*error` (for the user) when a topic is missing, the brokers
+  // cannot be reached, or --kafka-partitioning intentlog meets a topic with
+  // another partition count.
+  bool prepare(const std::map<std::string, int>& domain_partitions, std::string* error);
+  // Joins the group (event loop thread).
+  void start();
+  // Shutdown, before the worker closes its members: waits up to `timeout`
+  // for outstanding records, so what Kafka has is acked and committed.
+  void drain(std::chrono::milliseconds timeout);
+
+  // Sink.
+  std::uint64_t id() const override { return id_; }
+  std::uint32_t capacity() const override;
+  void take_capacity(std::uint32_t n) override { taken_ += n; }
+  void return_capacity(std::uint32_t n) override { taken_ -= std::min<std::uint64_t>(taken_, n); }
+  void joined(const v1::Welcome& welcome) override;
+  void assigned(const v1::Assignment& assignment) override;
+  void deliver(v1::Batch batch) override;
+  void gap(const v1::Gap& gap) override;
+  void close(v1::ErrorCode code, const std::string& message) override;
+
+ private:
+  using SchemaKey = std::pair<std::string, int>;  // (domain, schema_version)
+
+  void produce(const v1::Event& e);
+  void on_report(std::uint64_t token, rd_kafka_resp_err_t err, bool persisted);
+  void on_fatal(const std::string& error);
+  void fail_later(const v1::EventId& id, const std::string& error);
+  void flush_answers();
+  void need_schema(const SchemaKey& key, v1::Event e);
+  std::unique_ptr<KafkaProducer> make_producer();
+
+  asio::io_context& io_;
+  const KafkaConfig& cfg_;
+  DbPool& db_;
+  Coordinator& coordinator_;
+  std::unique_ptr<KafkaProducer> producer_;
+  std::map<std::string, int> topic_partitions_;  // by domain
+
+  std::uint64_t id_ = 0;
+  bool member_ = false;  // joined and not closed or left
+  std::uint64_t taken_ = 0;  // capacity taken by the dispatcher and not answered yet
+  std::uint64_t next_token_ = 1;
+  std::unordered_map<std::uint64_t, v1::EventId> pending_;  // token -> event, until its report
+  std::unordered_map<std::uint64_t, v1::Gap> pending_gaps_;
+  std::vector<v1::EventId> acks_;
+  std::vector<std::pair<v1::EventId, std::string>> nacks_;
+  bool answers_posted_ = false;
+  // JSON values: payload codecs by schema version (nullptr: none to be had),
+  // and events waiting for theirs.
+  std::map<SchemaKey, std::unique_ptr<PayloadCodec>> codecs_;
+  std::map<SchemaKey, std::vector<v1::Event>> waiting_;
+  asio::steady_timer rejoin_timer_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  // Counters for the stats line.
+  std::uint64_t produced_ = 0, persisted_ = 0, failed_ = 0, rebuilt_ = 0;
+};
+
+}  // namespace intentlog
