@@ -30,7 +30,7 @@ std::string default_worker_id(const Endpoint& first) {
 }  // namespace
 
 const char* worker_usage() {
-  return R"(intentlog-worker: drains intentlog domains and streams them to consumers.
+  static const std::string text = std::string(R"(intentlog-worker: drains intentlog domains and streams them to consumers.
 
 usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:PORT]...
                         [--token-file FILE] [--worker-id ID] [options]
@@ -78,7 +78,9 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
 
 Logs are key=value lines on stderr. SIGTERM or SIGINT: commit what consumers
 acknowledged, release leases, exit 0.
-)";
+
+)") + kafka_usage();
+  return text.c_str();
 }
 
 std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string* error, bool* help) {
@@ -185,6 +187,11 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
     } else if (arg == "--log-level") {
       c.log_level = value;
       ok = value == "trace" || value == "debug" || value == "info" || value == "warn" || value == "error";
+    } else if (std::string why; parse_kafka_option(arg, value, &c.kafka, &why)) {
+      if (!why.empty()) {
+        *error = why;
+        return std::nullopt;
+      }
     } else {
       *error = "unknown option " + arg + " (see --help)";
       return std::nullopt;
@@ -223,6 +230,7 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
     return std::nullopt;
   }
   if (c.tls_key.empty()) c.tls_key = c.tls_cert;
+  if (!check_kafka_config(c.kafka, error)) return std::nullopt;
   if (c.buffer_events < c.max_in_flight) c.buffer_events = c.max_in_flight;
   return c;
 }

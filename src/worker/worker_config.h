@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/endpoint.h"
+#include "worker/kafka/kafka_config.h"
 
 namespace intentlog {
 
@@ -59,6 +60,8 @@ struct WorkerConfig {
   std::optional<Endpoint> metrics;  // --metrics tcp:HOST:PORT: Prometheus text format at /metrics
 
   std::string log_level = "info";
+
+  KafkaConfig kafka;  // publication to Kafka (worker/kafka); off unless brokers are given
 };
 
 // Parses argv. Returns nothing and sets `*error` on a bad command line; sets
