@@ -8,22 +8,27 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <map>
 #include <memory>
 #include <pqxx/pqxx>
 
 #include "worker/coordinator.h"
 #include "worker/db_pool.h"
+#include "worker/kafka/kafka_sink.h"
 #include "worker/log_fields.h"
 #include "worker/metrics/http_listener.h"
 #include "worker/metrics/registry.h"
 #include "worker/metrics/sql_gauges.h"
 #include "worker/net/server.h"
+#include "worker/store.h"
 #include "worker/wakeup_listener.h"
 #include "worker/worker_config.h"
 
 using namespace intentlog;
 
 namespace {
+
+constexpr auto kKafkaDrain = std::chrono::seconds(5);
 
 // Fails fast, with a message a first user can act on, when the database is
 // unreachable or lacks the extension; later outages are retried instead.
@@ -59,6 +64,14 @@ rlim_t raise_open_files_limit() {
   return rl.rlim_cur;
 }
 
+// The partition count of every domain, for the Kafka topics' check.
+std::map<std::string, int> domain_partitions(const WorkerConfig& cfg) {
+  Store store(cfg.db);
+  std::map<std::string, int> out;
+  for (const auto& d : store.domains()) out[d.name] = d.partitions;
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,6 +105,24 @@ int main(int argc, char** argv) {
   WakeupListener listener(
       io, cfg.db, [&](const std::string& d, int p) { coordinator.on_wakeup(d, p); },
       [&] { coordinator.on_listener_reconnect(); });
+  // Kafka publication: a member of its group for the worker's life.
+  std::shared_ptr<KafkaSink> kafka;
+  if (cfg.kafka.enabled()) {
+    kafka = std::make_shared<KafkaSink>(io, cfg.kafka, db, coordinator);
+    std::string why;
+    bool ok = false;
+    try {
+      ok = kafka->prepare(domain_partitions(cfg), &why);
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+    if (!ok) {
+      spdlog::error("event=startup_failed error={}", q("Kafka: " + why));
+      kafka.reset();
+      db.stop();
+      return 1;
+    }
+  }
   try {
     server.open();
     if (metrics_http) metrics_http->open();
@@ -103,6 +134,7 @@ int main(int argc, char** argv) {
   listener.start();
   coordinator.start();
   if (sql_gauges) sql_gauges->start();
+  if (kafka) kafka->start();
   spdlog::info("event=started worker_id={} max_in_flight={} buffer_events={} lease_ttl_ms={} open_files_limit={}",
                q(cfg.worker_id), cfg.max_in_flight, cfg.buffer_events, cfg.lease_ttl.count(),
                static_cast<unsigned long long>(open_files));
@@ -114,6 +146,7 @@ int main(int argc, char** argv) {
     server.close();
     if (metrics_http) metrics_http->close();
     if (sql_gauges) sql_gauges->stop();
+    if (kafka) kafka->drain(kKafkaDrain);  // what Kafka has is acked before the final commits
     coordinator.shutdown([&] { io.stop(); });
     // A second signal stops at once.
     signals.async_wait([&](const asio::error_code& e, int) {
@@ -123,6 +156,7 @@ int main(int argc, char** argv) {
 
   io.run();
   listener.stop();
+  kafka.reset();
   db.stop();
   spdlog::info("event=stopped");
   return 0;

@@ -18,6 +18,7 @@
 // restart from the committed cursor.
 #pragma once
 
+#include <algorithm>
 #include <asio.hpp>
 #include <chrono>
 #include <cstdint>
