@@ -30,7 +30,8 @@ std::string default_worker_id(const Endpoint& first) {
 }  // namespace
 
 const char* worker_usage() {
-  static const std::string text = std::string(R"(intentlog-worker: drains intentlog domains and streams them to consumers.
+  static const std::string text =
+      std::string(R"(intentlog-worker: drains intentlog domains and streams them to consumers.
 
 usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:PORT]...
                         [--token-file FILE] [--worker-id ID] [options]

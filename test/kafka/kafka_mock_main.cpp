@@ -58,10 +58,14 @@ bool error_by_name(const std::string& name, rd_kafka_resp_err_t* out) {
 }
 
 bool api_by_name(const std::string& s, int16_t* out) {
-  if (s == "produce") *out = 0;
-  else if (s == "fetch") *out = 1;
-  else if (s == "metadata") *out = 3;
-  else if (s == "initproducerid") *out = 22;
+  if (s == "produce")
+    *out = 0;
+  else if (s == "fetch")
+    *out = 1;
+  else if (s == "metadata")
+    *out = 3;
+  else if (s == "initproducerid")
+    *out = 22;
   else {
     try {
       *out = static_cast<int16_t>(std::stoi(s));
@@ -172,8 +176,10 @@ class MockCluster {
 
 void answer(const std::string& line, const std::string& why) {
   if (line.find_first_not_of(" \t") == std::string::npos) return;
-  if (why.empty()) std::cout << "ok " << line << std::endl;
-  else std::cout << "error " << line << ": " << why << std::endl;
+  if (why.empty())
+    std::cout << "ok " << line << std::endl;
+  else
+    std::cout << "error " << line << ": " << why << std::endl;
 }
 
 }  // namespace
@@ -185,9 +191,12 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const bool has_next = i + 1 < argc;
-    if (a == "--brokers" && has_next) brokers = std::atoi(argv[++i]);
-    else if (a == "--topic" && has_next) topics.emplace_back(argv[++i]);
-    else if (a == "--control" && has_next) control = argv[++i];
+    if (a == "--brokers" && has_next)
+      brokers = std::atoi(argv[++i]);
+    else if (a == "--topic" && has_next)
+      topics.emplace_back(argv[++i]);
+    else if (a == "--control" && has_next)
+      control = argv[++i];
     else if (a == "--help") {
       std::cout << kUsage;
       return 0;
@@ -206,7 +215,8 @@ int main(int argc, char** argv) {
     bool quit = false;
     for (const auto& t : topics) {
       const auto colon = t.rfind(':');
-      const std::string cmd = "topic " + t.substr(0, colon) + " " + (colon == std::string::npos ? "1" : t.substr(colon + 1));
+      const std::string cmd =
+          "topic " + t.substr(0, colon) + " " + (colon == std::string::npos ? "1" : t.substr(colon + 1));
       const std::string why = cluster.run(cmd, &quit);
       if (!why.empty()) {
         std::cerr << "intentlog-kafka-mock: " << cmd << ": " << why << "\n";

@@ -3,7 +3,6 @@
 #include <charconv>
 #include <sstream>
 
-
 namespace intentlog {
 namespace {
 
@@ -49,13 +48,19 @@ bool parse_kafka_option(const std::string& arg, const std::string& value, KafkaC
     c->group = value;
     if (value.empty() || value.size() > 63) *error = "invalid value for --kafka-group: '" + value + "'";
   } else if (arg == "--kafka-partitioning") {
-    if (value == "intentlog") c->partitioning = KafkaConfig::Partitioning::kIntentlog;
-    else if (value == "murmur2") c->partitioning = KafkaConfig::Partitioning::kMurmur2;
-    else *error = "--kafka-partitioning must be intentlog or murmur2";
+    if (value == "intentlog")
+      c->partitioning = KafkaConfig::Partitioning::kIntentlog;
+    else if (value == "murmur2")
+      c->partitioning = KafkaConfig::Partitioning::kMurmur2;
+    else
+      *error = "--kafka-partitioning must be intentlog or murmur2";
   } else if (arg == "--kafka-format") {
-    if (value == "protobuf") c->format = KafkaConfig::Format::kProtobuf;
-    else if (value == "json") c->format = KafkaConfig::Format::kJson;
-    else *error = "--kafka-format must be protobuf or json";
+    if (value == "protobuf")
+      c->format = KafkaConfig::Format::kProtobuf;
+    else if (value == "json")
+      c->format = KafkaConfig::Format::kJson;
+    else
+      *error = "--kafka-format must be protobuf or json";
   } else if (arg == "--kafka-max-outstanding") {
     std::size_t n = 0;
     const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
@@ -76,8 +81,10 @@ bool parse_kafka_option(const std::string& arg, const std::string& value, KafkaC
         return true;
       }
     }
-    if (key == "bootstrap.servers") c->brokers = val;
-    else c->settings.emplace_back(key, val);
+    if (key == "bootstrap.servers")
+      c->brokers = val;
+    else
+      c->settings.emplace_back(key, val);
   } else {
     return false;
   }

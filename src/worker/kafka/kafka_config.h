@@ -16,14 +16,14 @@ struct KafkaConfig {
   enum class Partitioning { kIntentlog, kMurmur2 };
   enum class Format { kProtobuf, kJson };
 
-  std::string brokers;                          // bootstrap.servers; empty: no Kafka publication
+  std::string brokers;  // bootstrap.servers; empty: no Kafka publication
   std::string topic_template = "intentlog.<domain>";
-  std::vector<std::string> domains;             // published domains
-  std::string group = "kafka";                  // consumer group of the cursors, leases, retries
+  std::vector<std::string> domains;  // published domains
+  std::string group = "kafka";       // consumer group of the cursors, leases, retries
   Partitioning partitioning = Partitioning::kIntentlog;
   Format format = Format::kProtobuf;
   std::vector<std::pair<std::string, std::string>> settings;  // -X key=value, in order
-  std::size_t max_outstanding = 50000;  // records handed to librdkafka, not yet reported
+  std::size_t max_outstanding = 50000;                        // records handed to librdkafka, not yet reported
 
   bool enabled() const { return !brokers.empty(); }
   // The topic of a domain: the template with every "<domain>" replaced.

@@ -106,9 +106,9 @@ rd_kafka_resp_err_t KafkaProducer::produce(const KafkaRecord& r, std::uint64_t t
   void* value = const_cast<char*>(r.value.data());
   void* opaque = reinterpret_cast<void*>(static_cast<std::uintptr_t>(token));
   const rd_kafka_resp_err_t err = rd_kafka_producev(
-      rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition),
-      RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(value, r.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+      rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition), RD_KAFKA_V_KEY(key, key_len),
+      RD_KAFKA_V_VALUE(value, r.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
+      RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
   if (err) rd_kafka_headers_destroy(headers);  // librdkafka owns them only on success
   return err;
 }
@@ -123,7 +123,8 @@ void KafkaProducer::delivery_report(rd_kafka_t*, const rd_kafka_message_t* m, vo
   if (self->fatal_ || m->err == RD_KAFKA_RESP_ERR__FATAL || m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
       m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
     return;
-  const bool persisted = m->err == RD_KAFKA_RESP_ERR_NO_ERROR && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED;
+  const bool persisted =
+      m->err == RD_KAFKA_RESP_ERR_NO_ERROR && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED;
   self->on_report_(static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private)), m->err, persisted);
 }
 
@@ -149,8 +150,10 @@ void KafkaProducer::error_callback(rd_kafka_t* rk, int err, const char* reason, 
 
 void KafkaProducer::log_callback(const rd_kafka_t*, int level, const char* fac, const char* buf) {
   // syslog levels: 0-3 errors, 4 warning, 5-6 notice/info, 7 debug.
-  if (level <= 4) spdlog::warn("event=kafka_log facility={} message={}", fac, q(buf));
-  else spdlog::debug("event=kafka_log facility={} message={}", fac, q(buf));
+  if (level <= 4)
+    spdlog::warn("event=kafka_log facility={} message={}", fac, q(buf));
+  else
+    spdlog::debug("event=kafka_log facility={} message={}", fac, q(buf));
 }
 
 void KafkaProducer::read_wakeup() {

@@ -41,8 +41,7 @@ struct KafkaRecord {
 int kafka_partition(const KafkaConfig& c, const v1::Event& e, int kafka_partitions);
 
 // `codec` decodes the payload for the JSON format (nullptr: payload in base64 only).
-KafkaRecord event_record(const KafkaConfig& c, const v1::Event& e, int kafka_partitions,
-                         const PayloadCodec* codec);
+KafkaRecord event_record(const KafkaConfig& c, const v1::Event& e, int kafka_partitions, const PayloadCodec* codec);
 
 std::vector<KafkaRecord> gap_records(const KafkaConfig& c, const v1::Gap& g, int kafka_partitions);
 

@@ -28,7 +28,8 @@ KafkaSink::~KafkaSink() { *alive_ = false; }
 
 std::unique_ptr<KafkaProducer> KafkaSink::make_producer() {
   return std::make_unique<KafkaProducer>(
-      io_, cfg_, [this](std::uint64_t token, rd_kafka_resp_err_t err, bool persisted) { on_report(token, err, persisted); },
+      io_, cfg_,
+      [this](std::uint64_t token, rd_kafka_resp_err_t err, bool persisted) { on_report(token, err, persisted); },
       [this](const std::string& error) { on_fatal(error); });
 }
 

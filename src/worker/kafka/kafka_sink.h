@@ -86,7 +86,7 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
   std::map<std::string, int> topic_partitions_;  // by domain
 
   std::uint64_t id_ = 0;
-  bool member_ = false;  // joined and not closed or left
+  bool member_ = false;      // joined and not closed or left
   std::uint64_t taken_ = 0;  // capacity taken by the dispatcher and not answered yet
   std::uint64_t next_token_ = 1;
   std::unordered_map<std::uint64_t, v1::EventId> pending_;  // token -> event, until its report
