@@ -13,6 +13,7 @@ namespace {
 
 constexpr auto kMetadataTimeout = std::chrono::seconds(10);
 constexpr auto kRejoinAfter = std::chrono::seconds(1);
+constexpr auto kStatsInterval = std::chrono::seconds(30);
 constexpr std::uint64_t kGapToken = std::uint64_t{1} << 63;  // gap records' tokens
 
 std::string kafka_error(rd_kafka_resp_err_t err) {
@@ -22,7 +23,7 @@ std::string kafka_error(rd_kafka_resp_err_t err) {
 }  // namespace
 
 KafkaSink::KafkaSink(asio::io_context& io, const KafkaConfig& cfg, DbPool& db, Coordinator& coordinator)
-    : io_(io), cfg_(cfg), db_(db), coordinator_(coordinator), rejoin_timer_(io) {}
+    : io_(io), cfg_(cfg), db_(db), coordinator_(coordinator), rejoin_timer_(io), stats_timer_(io) {}
 
 KafkaSink::~KafkaSink() { *alive_ = false; }
 
@@ -65,6 +66,7 @@ bool KafkaSink::prepare(const std::map<std::string, int>& domain_partitions, std
 
 void KafkaSink::start() {
   if (!producer_) producer_ = make_producer();
+  if (rebuilt_ == 0) arm_stats();
   id_ = allocate_member_id();
   member_ = true;
   JoinRequest req;
@@ -123,7 +125,7 @@ void KafkaSink::produce(const v1::Event& e) {
     return;
   }
   ++produced_;
-  pending_.emplace(token, std::move(id));
+  pending_.emplace(token, Pending{std::move(id), std::chrono::steady_clock::now()});
 }
 
 void KafkaSink::gap(const v1::Gap& g) {
@@ -152,15 +154,20 @@ void KafkaSink::on_report(std::uint64_t token, rd_kafka_resp_err_t err, bool per
   }
   auto it = pending_.find(token);
   if (it == pending_.end()) return;
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->second.produced_at).count();
+  ++reports_;
+  report_ms_sum_ += ms;
+  report_ms_max_ = std::max(report_ms_max_, ms);
   if (persisted) {
     ++persisted_;
-    acks_.push_back(std::move(it->second));
+    acks_.push_back(std::move(it->second.id));
   } else {
     ++failed_;
-    const v1::EventId& id = it->second;
+    const v1::EventId& id = it->second.id;
     spdlog::warn("event=kafka_delivery_failed domain={} partition={} seq={} error={}", q(id.domain()), id.partition(),
                  id.seq(), q(kafka_error(err)));
-    nacks_.emplace_back(std::move(it->second), kafka_error(err));
+    nacks_.emplace_back(std::move(it->second.id), kafka_error(err));
   }
   pending_.erase(it);
   // Reports come in bursts from one poll: answer them together afterwards.
@@ -264,9 +271,30 @@ void KafkaSink::drain(std::chrono::milliseconds timeout) {
                before, producer_->outstanding(), produced_, persisted_, failed_);
 }
 
+void KafkaSink::arm_stats() {
+  stats_timer_.expires_after(kStatsInterval);
+  stats_timer_.async_wait([this, alive = alive_](const asio::error_code& ec) {
+    if (ec || !*alive) return;
+    log_stats();
+    arm_stats();
+  });
+}
+
+void KafkaSink::log_stats() {
+  spdlog::info(
+      "event=kafka_stats member={} produced={} persisted={} failed={} rebuilt={} outstanding={} taken={} "
+      "report_ms_avg={:.1f} report_ms_max={:.1f}",
+      id_, produced_, persisted_, failed_, rebuilt_, pending_.size(), taken_,
+      reports_ ? report_ms_sum_ / static_cast<double>(reports_) : 0.0, report_ms_max_);
+  reports_ = 0;
+  report_ms_sum_ = report_ms_max_ = 0;
+}
+
 void KafkaSink::close(v1::ErrorCode code, const std::string& message) {
   member_ = false;
   rejoin_timer_.cancel();
+  stats_timer_.cancel();
+  log_stats();
   spdlog::info("event=kafka_closed member={} code={} message={} produced={} persisted={} failed={} rebuilt={}", id_,
                v1::ErrorCode_Name(code), q(message), produced_, persisted_, failed_, rebuilt_);
 }

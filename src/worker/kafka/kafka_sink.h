@@ -75,6 +75,8 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
   void on_fatal(const std::string& error);
   void fail_later(const v1::EventId& id, const std::string& error);
   void flush_answers();
+  void log_stats();
+  void arm_stats();
   void need_schema(const SchemaKey& key, v1::Event e);
   std::unique_ptr<KafkaProducer> make_producer();
 
@@ -89,7 +91,11 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
   bool member_ = false;      // joined and not closed or left
   std::uint64_t taken_ = 0;  // capacity taken by the dispatcher and not answered yet
   std::uint64_t next_token_ = 1;
-  std::unordered_map<std::uint64_t, v1::EventId> pending_;  // token -> event, until its report
+  struct Pending {
+    v1::EventId id;
+    std::chrono::steady_clock::time_point produced_at;
+  };
+  std::unordered_map<std::uint64_t, Pending> pending_;  // token -> event, until its report
   std::unordered_map<std::uint64_t, v1::Gap> pending_gaps_;
   std::vector<v1::EventId> acks_;
   std::vector<std::pair<v1::EventId, std::string>> nacks_;
@@ -99,10 +105,14 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
   std::map<SchemaKey, std::unique_ptr<PayloadCodec>> codecs_;
   std::map<SchemaKey, std::vector<v1::Event>> waiting_;
   asio::steady_timer rejoin_timer_;
+  asio::steady_timer stats_timer_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   // Counters for the stats line.
   std::uint64_t produced_ = 0, persisted_ = 0, failed_ = 0, rebuilt_ = 0;
+  // Produce -> delivery report, over the reports since the last stats line.
+  std::uint64_t reports_ = 0;
+  double report_ms_sum_ = 0, report_ms_max_ = 0;
 };
 
 }  // namespace intentlog
