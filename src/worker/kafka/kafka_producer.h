@@ -29,7 +29,16 @@ namespace intentlog {
 
 class KafkaProducer {
  public:
-  using OnReport = std::function<void(std::uint64_t token, rd_kafka_resp_err_t err, bool persisted)>;
+  // A delivery report: the record's token, its error, whether Kafka has it,
+  // and where it landed (partition, offset; -1 when unknown).
+  struct Report {
+    std::uint64_t token = 0;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    bool persisted = false;
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;
+  };
+  using OnReport = std::function<void(const Report&)>;
   using OnFatal = std::function<void(const std::string& error)>;
 
   // Throws std::runtime_error (with librdkafka's message) on a bad setting.

@@ -71,7 +71,7 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
   using SchemaKey = std::pair<std::string, int>;  // (domain, schema_version)
 
   void produce(const v1::Event& e);
-  void on_report(std::uint64_t token, rd_kafka_resp_err_t err, bool persisted);
+  void on_report(const KafkaProducer::Report& r);
   void on_fatal(const std::string& error);
   void fail_later(const v1::EventId& id, const std::string& error);
   void flush_answers();
@@ -109,7 +109,7 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   // Counters for the stats line.
-  std::uint64_t produced_ = 0, persisted_ = 0, failed_ = 0, rebuilt_ = 0;
+  std::uint64_t produced_ = 0, persisted_ = 0, failed_ = 0, unconfirmed_ = 0, rebuilt_ = 0;
   // Produce -> delivery report, over the reports since the last stats line.
   std::uint64_t reports_ = 0;
   double report_ms_sum_ = 0, report_ms_max_ = 0;

@@ -84,6 +84,7 @@ def main():
     first_order = {}   # key -> list of seqs in first-occurrence order
     gaps = 0
     records = 0
+    per_partition = {}  # Kafka partition -> records read
     deadline = time.time() + a.timeout
 
     def done_reading():
@@ -138,13 +139,18 @@ def main():
         elif expected[ident] != e.key:
             problems.append(f"{want_id}: key {e.key}, expected {expected[ident]}")
         seen[ident] = seen.get(ident, 0) + 1
+        per_partition[m.partition()] = per_partition.get(m.partition(), 0) + 1
         if seen[ident] == 1:
             first_order.setdefault(e.key, []).append(e.seq)
-    c.close()
-
     missing = [i for i in expected if i not in seen]
     if missing:
         problems.append(f"{len(missing)} of {len(expected)} committed intents missing, e.g. {sorted(missing)[:5]}")
+        # What the brokers hold against what was read: tells a record Kafka
+        # lacks from one this reader did not get to.
+        for p in parts:
+            lo, hi = c.get_watermark_offsets(TopicPartition(a.topic, p), timeout=5)
+            problems.append(f"Kafka partition {p}: offsets {lo}..{hi}, {per_partition.get(p, 0)} records read")
+    c.close()
     for key, seqs in first_order.items():
         if seqs != sorted(seqs):
             problems.append(f"key {key}: first occurrences out of order: {seqs[:20]}")
