@@ -29,8 +29,7 @@ KafkaSink::~KafkaSink() { *alive_ = false; }
 
 std::unique_ptr<KafkaProducer> KafkaSink::make_producer() {
   return std::make_unique<KafkaProducer>(
-      io_, cfg_,
-      [this](const KafkaProducer::Report& r) { on_report(r); },
+      io_, cfg_, [this](const KafkaProducer::Report& r) { on_report(r); },
       [this](const std::string& error) { on_fatal(error); });
 }
 
