@@ -14,7 +14,6 @@ start_worker w1 "${KAFKA[@]}"
 W1=$WORKER_PID
 start_worker w2 "${KAFKA[@]}"
 
-q -c "SELECT count(*) FROM (SELECT intentlog.intent_append('orders', 'o-' || (i % 64), 'set') FROM generate_series(1, 400) i) s" >/dev/null
 for _ in $(seq 100); do
   [ "$(q -c "SELECT count(DISTINCT worker_id) FROM intentlog.leases WHERE group_name = 'kafka' AND expires_at > now()")" = 2 ] \
     && [ "$(q -c "SELECT count(*) FROM intentlog.leases WHERE group_name = 'kafka' AND worker_id = 'w1' AND expires_at > now()")" = 4 ] && break
@@ -22,6 +21,9 @@ for _ in $(seq 100); do
 done
 [ "$(q -c "SELECT count(*) FROM intentlog.leases WHERE group_name = 'kafka' AND worker_id = 'w1' AND expires_at > now()")" = 4 ] \
   || fail "the workers did not split the partitions: $(q -c "SELECT worker_id, partition FROM intentlog.leases")"
+# Appended once the split is settled: a partition handed over mid-stream is
+# published again from its cursor (at least once), which --strict would count.
+q -c "SELECT count(*) FROM (SELECT intentlog.intent_append('orders', 'o-' || (i % 64), 'set') FROM generate_series(1, 400) i) s" >/dev/null
 kafka_expect orders "$SCRATCH/expected" 20 --strict || fail "two workers did not publish everything once"
 
 q -c "DO \$\$ BEGIN

@@ -20,7 +20,7 @@ void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value
   char err[512];
   if (rd_kafka_conf_set(conf, key.c_str(), value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
     rd_kafka_conf_destroy(conf);
-    throw std::runtime_error("librdkafka setting " + key + "=" + value + ": " + err);
+    throw std::runtime_error("librdkafka setting " + key + ": " + err);  // never the value: it may be a password
   }
 }
 
