@@ -4,22 +4,26 @@
 # medians of the per-round ratios new/base. For changes on the append path
 # (the shared-memory append counters of intentlog.metrics()).
 #
-#   bench/append_ab.sh [--base REV] [--rounds N] [--secs S] [--clients "1 8"]
+#   bench/append_ab.sh [--base REV] [--rounds N] [--secs S] [--clients "1 8"] [--async]
 #
 # Each measurement: a throwaway cluster of the build (intentlog in
 # shared_preload_libraries, as scripts/pg.sh starts it), a 16-partition
 # domain, 1 s of unmeasured load, then pgbench -n -M prepared -T S of
 # single-intent appends with random keys, C clients; transactions per second.
+# --async: the clients commit with synchronous_commit = off, so the figure is
+# the append path's CPU rather than the WAL flush (on a shared machine the
+# flush varies several-fold from round to round).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
-BASE=main ROUNDS=5 SECS=5 CLIENTS="1 8"
+BASE=main ROUNDS=5 SECS=5 CLIENTS="1 8" SYNC=on
 while [ $# -gt 0 ]; do
   case $1 in
     --base) BASE=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --secs) SECS=$2; shift 2 ;;
     --clients) CLIENTS=$2; shift 2 ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    --async) SYNC=off; shift ;;
+    *) sed -n '2,15p' "$0"; exit 2 ;;
   esac
 done
 PY=$(command -v /usr/bin/python3 || command -v python3)
@@ -45,6 +49,7 @@ tps() {
   (
     eval "$("$HERE/scripts/pg.sh" env "$cl")"
     psql -XAtq -c "CREATE EXTENSION intentlog" -c "SELECT intentlog.create_domain('d', partitions => 16)" >/dev/null
+    export PGOPTIONS="-c synchronous_commit=$SYNC"
     pgbench -n -M prepared -c "$2" -j 2 -T 1 -f "$WORK/append.sql" >/dev/null 2>&1
     pgbench -n -M prepared -c "$2" -j 2 -T "$SECS" -f "$WORK/append.sql" 2>/dev/null |
       sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1
@@ -53,6 +58,7 @@ tps() {
   cat "$WORK/tps"
 }
 
+echo "synchronous_commit=$SYNC, $SECS s per run, $(nproc) cores" >&2
 printf 'round\tbuild\tclients\ttps\tload1\n' | tee "$WORK/all.tsv"
 for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then order="base new"; else order="new base"; fi
