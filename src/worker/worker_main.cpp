@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   // Kafka publication: a member of its group for the worker's life.
   std::shared_ptr<KafkaSink> kafka;
   if (cfg.kafka.enabled()) {
-    kafka = std::make_shared<KafkaSink>(io, cfg.kafka, db, coordinator);
+    kafka = std::make_shared<KafkaSink>(io, cfg.kafka, db, coordinator, registry);
     std::string why;
     bool ok = false;
     try {

@@ -108,7 +108,8 @@ wanted = {re.sub(r"_(bucket|sum|count)$", "", n) for e in exprs for n in re.find
 served = {re.sub(r"_(bucket|sum|count)$", "", l.split("{")[0]) for l in open(sys.argv[2])}
 conditional = {"intentlog_worker_leases_lost_total", "intentlog_worker_state_reads_total",
                "intentlog_worker_state_primary_fallbacks_total"}
-missing = sorted(wanted - served - conditional)
+# The Kafka publisher's series are checked by test 88, which runs one.
+missing = sorted(n for n in wanted - served - conditional if not n.startswith("intentlog_kafka_"))
 if missing:
     sys.exit("not served: " + ", ".join(missing))
 PY

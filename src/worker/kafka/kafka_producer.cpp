@@ -26,8 +26,14 @@ void set(rd_kafka_conf_t* conf, const std::string& key, const std::string& value
 
 }  // namespace
 
-KafkaProducer::KafkaProducer(asio::io_context& io, const KafkaConfig& cfg, OnReport on_report, OnFatal on_fatal)
-    : io_(io), on_report_(std::move(on_report)), on_fatal_(std::move(on_fatal)), wakeup_(io), timer_(io) {
+KafkaProducer::KafkaProducer(asio::io_context& io, const KafkaConfig& cfg, OnReport on_report, OnFatal on_fatal,
+                             OnError on_error)
+    : io_(io),
+      on_report_(std::move(on_report)),
+      on_fatal_(std::move(on_fatal)),
+      on_error_(std::move(on_error)),
+      wakeup_(io),
+      timer_(io) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   set(conf, "bootstrap.servers", cfg.brokers);
   set(conf, "client.id", "intentlog-worker");
@@ -143,6 +149,7 @@ void KafkaProducer::error_callback(rd_kafka_t* rk, int err, const char* reason, 
     // Transient (brokers down, transport): librdkafka keeps retrying.
     spdlog::warn("event=kafka_error error={} reason={}", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err)),
                  q(reason));
+    if (self->on_error_) self->on_error_(static_cast<rd_kafka_resp_err_t>(err));
     return;
   }
   char why[512];

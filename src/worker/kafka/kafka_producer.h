@@ -40,9 +40,11 @@ class KafkaProducer {
   };
   using OnReport = std::function<void(const Report&)>;
   using OnFatal = std::function<void(const std::string& error)>;
+  // A transient error librdkafka retries by itself (transport, brokers down).
+  using OnError = std::function<void(rd_kafka_resp_err_t err)>;
 
   // Throws std::runtime_error (with librdkafka's message) on a bad setting.
-  KafkaProducer(asio::io_context& io, const KafkaConfig& cfg, OnReport on_report, OnFatal on_fatal);
+  KafkaProducer(asio::io_context& io, const KafkaConfig& cfg, OnReport on_report, OnFatal on_fatal, OnError on_error);
   ~KafkaProducer();
   KafkaProducer(const KafkaProducer&) = delete;
   KafkaProducer& operator=(const KafkaProducer&) = delete;
@@ -73,6 +75,7 @@ class KafkaProducer {
   asio::io_context& io_;
   OnReport on_report_;
   OnFatal on_fatal_;
+  OnError on_error_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_queue_t* main_queue_ = nullptr;
   int pipe_[2] = {-1, -1};

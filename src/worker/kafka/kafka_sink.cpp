@@ -22,15 +22,23 @@ std::string kafka_error(rd_kafka_resp_err_t err) {
 
 }  // namespace
 
-KafkaSink::KafkaSink(asio::io_context& io, const KafkaConfig& cfg, DbPool& db, Coordinator& coordinator)
-    : io_(io), cfg_(cfg), db_(db), coordinator_(coordinator), rejoin_timer_(io), stats_timer_(io) {}
+KafkaSink::KafkaSink(asio::io_context& io, const KafkaConfig& cfg, DbPool& db, Coordinator& coordinator,
+                     metrics::Registry& registry)
+    : io_(io),
+      cfg_(cfg),
+      db_(db),
+      coordinator_(coordinator),
+      metrics_(registry, cfg.group),
+      rejoin_timer_(io),
+      stats_timer_(io) {}
 
 KafkaSink::~KafkaSink() { *alive_ = false; }
 
 std::unique_ptr<KafkaProducer> KafkaSink::make_producer() {
   return std::make_unique<KafkaProducer>(
       io_, cfg_, [this](const KafkaProducer::Report& r) { on_report(r); },
-      [this](const std::string& error) { on_fatal(error); });
+      [this](const std::string& error) { on_fatal(error); },
+      [this](rd_kafka_resp_err_t err) { metrics_.error(KafkaMetrics::Stage::kClient, err); });
 }
 
 bool KafkaSink::prepare(const std::map<std::string, int>& domain_partitions, std::string* error) {
@@ -56,10 +64,17 @@ bool KafkaSink::prepare(const std::map<std::string, int>& domain_partitions, std
                std::to_string(d->second) + " partitions, or publish with --kafka-partitioning murmur2";
       return false;
     }
-    topic_partitions_[domain] = n;
+    topics_[domain] = Topic{n, &metrics_.domain(domain, topic)};
     spdlog::info("event=kafka_topic domain={} topic={} partitions={} partitioning={}", q(domain), q(topic), n,
                  cfg_.partitioning == KafkaConfig::Partitioning::kIntentlog ? "intentlog" : "murmur2");
   }
+  // Read at scrape time on the event loop thread, as long as the sink lives.
+  metrics_.registry().collect(
+      "intentlog_kafka_outstanding", "Records handed to librdkafka and not yet reported.",
+      [weak = weak_from_this(), group = cfg_.group](metrics::Registry::Samples& out) {
+        if (auto self = weak.lock())
+          out.push_back({{{"group", group}}, static_cast<double>(self->pending_.size() + self->pending_gaps_.size())});
+      });
   return true;
 }
 
@@ -107,36 +122,40 @@ void KafkaSink::produce(const v1::Event& e) {
   id.set_domain(e.domain());
   id.set_partition(e.partition());
   id.set_seq(e.seq());
-  auto t = topic_partitions_.find(e.domain());
-  if (t == topic_partitions_.end()) {
+  auto t = topics_.find(e.domain());
+  if (t == topics_.end()) {
     fail_later(id, "kafka: domain " + e.domain() + " is not published by this worker");
     return;
   }
   const PayloadCodec* codec = nullptr;
   if (auto c = codecs_.find({e.domain(), e.schema_version()}); c != codecs_.end()) codec = c->second.get();
   const std::uint64_t token = next_token_++;
-  const rd_kafka_resp_err_t err = producer_->produce(event_record(cfg_, e, t->second, codec), token);
+  const rd_kafka_resp_err_t err = producer_->produce(event_record(cfg_, e, t->second.partitions, codec), token);
   if (err) {
     ++failed_;
+    metrics_.error(KafkaMetrics::Stage::kProduce, err);
     spdlog::warn("event=kafka_refused domain={} partition={} seq={} key={} error={}", q(e.domain()), e.partition(),
                  e.seq(), q(e.key()), q(kafka_error(err)));
     fail_later(id, kafka_error(err));
     return;
   }
   ++produced_;
-  pending_.emplace(token, Pending{std::move(id), std::chrono::steady_clock::now()});
+  t->second.metrics->produced->inc();
+  pending_.emplace(token, Pending{std::move(id), std::chrono::steady_clock::now(), t->second.metrics});
 }
 
 void KafkaSink::gap(const v1::Gap& g) {
-  auto t = topic_partitions_.find(g.domain());
-  if (t == topic_partitions_.end() || !producer_) return;
-  for (const auto& r : gap_records(cfg_, g, t->second)) {
+  auto t = topics_.find(g.domain());
+  if (t == topics_.end() || !producer_) return;
+  for (const auto& r : gap_records(cfg_, g, t->second.partitions)) {
     const std::uint64_t token = kGapToken | next_token_++;
     if (const auto err = producer_->produce(r, token)) {
       spdlog::error("event=kafka_gap_refused domain={} partition={} gap_id={} error={}", q(g.domain()), g.partition(),
                     g.gap_id(), q(kafka_error(err)));
+      metrics_.error(KafkaMetrics::Stage::kProduce, err);
       continue;
     }
+    t->second.metrics->gap_records->inc();
     pending_gaps_.emplace(token, g);
   }
 }
@@ -148,6 +167,7 @@ void KafkaSink::on_report(const KafkaProducer::Report& r) {
   if (token & kGapToken) {
     auto g = pending_gaps_.find(token);
     if (g == pending_gaps_.end()) return;
+    if (!persisted) metrics_.error(KafkaMetrics::Stage::kReport, err);
     if (!persisted)
       spdlog::error("event=kafka_gap_failed domain={} partition={} gap_id={} error={}", q(g->second.domain()),
                     g->second.partition(), g->second.gap_id(), q(kafka_error(err)));
@@ -159,6 +179,8 @@ void KafkaSink::on_report(const KafkaProducer::Report& r) {
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->second.produced_at).count();
   ++reports_;
+  metrics_.report_seconds().observe(ms / 1000.0);
+  const KafkaMetrics::Domain& m = *it->second.metrics;
   report_ms_sum_ += ms;
   report_ms_max_ = std::max(report_ms_max_, ms);
   if (persisted && r.offset < 0) {
@@ -169,17 +191,21 @@ void KafkaSink::on_report(const KafkaProducer::Report& r) {
     // it is no proof: the record is published again through the retry path
     // (a duplicate at worst, recognisable by its id header).
     ++unconfirmed_;
+    m.unconfirmed->inc();
     const v1::EventId& id = it->second.id;
     spdlog::warn("event=kafka_unconfirmed domain={} partition={} seq={} action=\"publish again\"", q(id.domain()),
                  id.partition(), id.seq());
     nacks_.emplace_back(std::move(it->second.id), "kafka: delivery reported without an offset, published again");
   } else if (persisted) {
     ++persisted_;
+    m.persisted->inc();
     spdlog::debug("event=kafka_persisted domain={} partition={} seq={} kafka_partition={} offset={}",
                   q(it->second.id.domain()), it->second.id.partition(), it->second.id.seq(), r.partition, r.offset);
     acks_.push_back(std::move(it->second.id));
   } else {
     ++failed_;
+    m.failed->inc();
+    metrics_.error(KafkaMetrics::Stage::kReport, err);
     const v1::EventId& id = it->second.id;
     spdlog::warn("event=kafka_delivery_failed domain={} partition={} seq={} error={}", q(id.domain()), id.partition(),
                  id.seq(), q(kafka_error(err)));
@@ -254,6 +280,7 @@ void KafkaSink::need_schema(const SchemaKey& key, v1::Event e) {
 
 void KafkaSink::on_fatal(const std::string& error) {
   ++rebuilt_;
+  metrics_.rebuilds().inc();
   spdlog::error("event=kafka_fatal member={} error={} action=\"rebuild the producer, replay from the cursor\"", id_,
                 q(error));
   const std::uint64_t old = id_;

@@ -11,6 +11,10 @@
 // So the group's SQL cursor passes an intent only once Kafka has it and
 // everything before it (at-least-once; the `id` header recognises repeats).
 //
+// Its series (kafka_metrics.h) are served by --metrics with the group's
+// delivery series; the records not yet reported are a gauge read at scrape
+// time.
+//
 // A fatal producer error (rd_kafka_fatal_error, e.g. the idempotent
 // producer's sequence was lost) leaves the group — its unreported events go
 // back to their keys and the cursor of what was reported is committed — and
@@ -32,6 +36,7 @@
 #include "worker/db_pool.h"
 #include "worker/delivery/sink.h"
 #include "worker/kafka/kafka_config.h"
+#include "worker/kafka/kafka_metrics.h"
 #include "worker/kafka/kafka_producer.h"
 
 namespace intentlog {
@@ -41,7 +46,8 @@ class PayloadCodec;
 
 class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
  public:
-  KafkaSink(asio::io_context& io, const KafkaConfig& cfg, DbPool& db, Coordinator& coordinator);
+  KafkaSink(asio::io_context& io, const KafkaConfig& cfg, DbPool& db, Coordinator& coordinator,
+            metrics::Registry& registry);
   ~KafkaSink() override;
 
   // Before the event loop runs: builds the producer and checks every topic
@@ -85,7 +91,12 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
   DbPool& db_;
   Coordinator& coordinator_;
   std::unique_ptr<KafkaProducer> producer_;
-  std::map<std::string, int> topic_partitions_;  // by domain
+  struct Topic {
+    int partitions = 0;
+    const KafkaMetrics::Domain* metrics = nullptr;
+  };
+  std::map<std::string, Topic> topics_;  // by domain
+  KafkaMetrics metrics_;
 
   std::uint64_t id_ = 0;
   bool member_ = false;      // joined and not closed or left
@@ -94,6 +105,7 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
   struct Pending {
     v1::EventId id;
     std::chrono::steady_clock::time_point produced_at;
+    const KafkaMetrics::Domain* metrics;
   };
   std::unordered_map<std::uint64_t, Pending> pending_;  // token -> event, until its report
   std::unordered_map<std::uint64_t, v1::Gap> pending_gaps_;
