@@ -48,16 +48,24 @@ q -c "VACUUM ANALYZE" >/dev/null
 start_worker w1
 echo "worker: $(git -C "$HERE" rev-parse --short HEAD), python: $($PY --version 2>&1), protobuf $($PY -c 'import google.protobuf as p; from google.protobuf.internal import api_implementation as a; print(p.__version__, a.Type())')"
 
-# run LOGFILE COMMAND...: prints "events/s cpu_us_per_event" of one drain.
+# run LOGFILE COMMAND...: prints "events/s cpu_us_per_event" of one drain;
+# stops the benchmark if the client failed (a drain cut short is no figure).
 run() {
   local log=$1 t0 t1; shift
   t0=$(date +%s%N)
-  /usr/bin/time -o "$SCRATCH/time" -f "%U %S" "$@" >/dev/null 2>"$log"
+  if ! /usr/bin/time -o "$SCRATCH/time" -f "%U %S" "$@" >"${OUT:-/dev/null}" 2>"$log"; then
+    echo "FAILED: $* (see $log)" >&2
+    exit 1
+  fi
   t1=$(date +%s%N)
   echo "$(( BACKLOG * 1000000000 / (t1 - t0) )) $(awk -v n="$BACKLOG" '{printf "%.1f", ($1 + $2) * 1e6 / n}' "$SCRATCH/time")"
 }
 run_tail() { run "$SCRATCH/tail.err" "$TAIL_BIN" --connect "$(sock w1)" --group "$1" --domain big --limit "$BACKLOG" --credit "$CREDIT"; }
-run_py() { run "$SCRATCH/py.err" "$PY" "$HERE/bench/py_drain.py" "$(sock w1)" "$1" big "$BACKLOG" "$CREDIT"; }
+run_py() {
+  OUT="$SCRATCH/py.out" run "$SCRATCH/py.err" "$PY" "$HERE/bench/py_drain.py" "$(sock w1)" "$1" big "$BACKLOG" "$CREDIT"
+  read -r got _ <"$SCRATCH/py.out"
+  [ "$got" = "$BACKLOG" ] || { echo "FAILED: the Python consumer read $got of $BACKLOG events" >&2; exit 1; }
+}
 TAILS=() PYS=() TCPU=() PCPU=()
 for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then
@@ -65,6 +73,7 @@ for r in $(seq "$ROUNDS"); do
   else
     p=$(run_py "py$r"); t=$(run_tail "tail$r")
   fi
+  [ -n "$t" ] && [ -n "$p" ] || exit 1  # a drain failed (said above)
   TAILS+=("${t% *}") PYS+=("${p% *}") TCPU+=("${t#* }") PCPU+=("${p#* }")
   echo "round $r: intentlog-tail ${t% *} events/s (${t#* } us CPU/event), python ${p% *} events/s (${p#* } us CPU/event)," \
     "ratio $(awk -v a="${p% *}" -v b="${t% *}" 'BEGIN{printf "%.2f", a/b}'), load $(cut -d' ' -f1-3 /proc/loadavg)"
