@@ -14,7 +14,7 @@ PACKAGES=(
   postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
   postgresql-15-pgq3
   python3-protobuf python3-pip python3-setuptools python3-wheel python3-venv python3-prometheus-client
-  librdkafka-dev kcat python3-confluent-kafka
+  librdkafka-dev kcat python3-confluent-kafka libjemalloc-dev
   clang libclang-rt-14-dev clang-format
   gnuplot-nox
   libssl-dev openssl
