@@ -80,6 +80,7 @@ KafkaProducer::~KafkaProducer() {
   // Whatever was not reported is delivered again by whoever replays from the
   // SQL cursor; do not wait for brokers that may be down.
   rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
+  for (const auto& t : topics_) rd_kafka_topic_destroy(t.second);
   rd_kafka_destroy(rk_);
   ::close(pipe_[1]);
 }
@@ -106,8 +107,18 @@ int KafkaProducer::partition_count(const std::string& topic, std::chrono::millis
   return count;
 }
 
+rd_kafka_topic_t* KafkaProducer::topic(const std::string& name) {
+  auto it = topics_.find(name);
+  if (it != topics_.end()) return it->second;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_, name.c_str(), nullptr);
+  if (rkt) topics_.emplace(name, rkt);
+  return rkt;
+}
+
 rd_kafka_resp_err_t KafkaProducer::produce(const KafkaRecord& r, std::uint64_t token) {
   if (fatal_) return RD_KAFKA_RESP_ERR__FATAL;
+  rd_kafka_topic_t* rkt = topic(r.topic);
+  if (!rkt) return rd_kafka_last_error();
   rd_kafka_headers_t* headers = rd_kafka_headers_new(r.headers.size());
   for (const auto& [name, value] : r.headers)
     rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
@@ -116,10 +127,10 @@ rd_kafka_resp_err_t KafkaProducer::produce(const KafkaRecord& r, std::uint64_t t
   const std::size_t key_len = r.key ? r.key->size() : 0;
   void* value = const_cast<char*>(r.value.data());
   void* opaque = reinterpret_cast<void*>(static_cast<std::uintptr_t>(token));
-  const rd_kafka_resp_err_t err = rd_kafka_producev(
-      rk_, RD_KAFKA_V_TOPIC(r.topic.c_str()), RD_KAFKA_V_PARTITION(r.partition), RD_KAFKA_V_KEY(key, key_len),
-      RD_KAFKA_V_VALUE(value, r.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
-      RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+  const rd_kafka_resp_err_t err =
+      rd_kafka_producev(rk_, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(r.partition), RD_KAFKA_V_KEY(key, key_len),
+                        RD_KAFKA_V_VALUE(value, r.value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
   if (err) rd_kafka_headers_destroy(headers);  // librdkafka owns them only on success
   return err;
 }

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -71,6 +72,9 @@ class KafkaProducer {
   void read_wakeup();
   void arm_timer();
   void poll();
+  // The topic handle of `name`, made once: producing by handle spares
+  // librdkafka a locked lookup of the name per record.
+  rd_kafka_topic_t* topic(const std::string& name);
 
   asio::io_context& io_;
   OnReport on_report_;
@@ -78,6 +82,7 @@ class KafkaProducer {
   OnError on_error_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_queue_t* main_queue_ = nullptr;
+  std::map<std::string, rd_kafka_topic_t*> topics_;
   int pipe_[2] = {-1, -1};
   asio::posix::stream_descriptor wakeup_;
   asio::steady_timer timer_;
