@@ -1,5 +1,6 @@
 #include "worker/event_format.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -111,15 +112,20 @@ std::string json_string(std::string_view s) {
   return out + "\"";
 }
 
-std::string rfc3339(const google::protobuf::Timestamp& t) {
+std::size_t rfc3339(const google::protobuf::Timestamp& t, char* buf) {
   const std::time_t secs = static_cast<std::time_t>(t.seconds());
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char buf[64];
   // tm_year + 1900 overflows int for the last years gmtime_r accepts.
-  std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", static_cast<long long>(tm.tm_year) + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, t.nanos() / 1000);
-  return buf;
+  const int n =
+      std::snprintf(buf, 64, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", static_cast<long long>(tm.tm_year) + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, t.nanos() / 1000);
+  return n < 0 ? 0 : std::min<std::size_t>(static_cast<std::size_t>(n), 63);
+}
+
+std::string rfc3339(const google::protobuf::Timestamp& t) {
+  char buf[64];
+  return std::string(buf, rfc3339(t, buf));
 }
 
 std::string event_json(const v1::Event& e) {

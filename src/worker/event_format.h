@@ -11,6 +11,7 @@
 // ("payload_json") are protobuf's own JSON (PayloadCodec::to_json).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,8 @@ std::string base64(std::string_view bytes);
 std::string json_string(std::string_view text);
 // RFC 3339 in UTC with microseconds: 2026-01-02T03:04:05.123456Z.
 std::string rfc3339(const google::protobuf::Timestamp& t);
+// The same into `buf` (at least 64 bytes); returns its length.
+std::size_t rfc3339(const google::protobuf::Timestamp& t, char* buf);
 
 std::string event_json(const v1::Event& e);
 std::string event_text(const v1::Event& e);

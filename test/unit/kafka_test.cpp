@@ -90,6 +90,28 @@ TEST(KafkaRecord, AbsentFieldsAreAbsentHeaders) {
   EXPECT_EQ(header(r, "headers"), "<absent>");
 }
 
+TEST(KafkaRecord, AReusedRecordEqualsAFreshOne) {
+  KafkaConfig c;
+  KafkaRecord reused;
+  const v1::Event full = sample_event();
+  v1::Event small = sample_event();
+  small.set_domain("o");
+  small.set_seq(-1);
+  small.clear_expected_version();
+  small.clear_headers_json();
+  small.clear_payload();
+  for (const v1::Event* e : std::initializer_list<const v1::Event*>{&full, &small, &full}) {
+    fill_event_record(c, *e, 16, nullptr, c.topic(e->domain()), &reused);
+    const KafkaRecord fresh = event_record(c, *e, 16, nullptr);
+    EXPECT_EQ(reused.topic, fresh.topic);
+    EXPECT_EQ(reused.partition, fresh.partition);
+    EXPECT_EQ(reused.key, fresh.key);
+    EXPECT_EQ(reused.value, fresh.value);
+    EXPECT_EQ(reused.headers, fresh.headers);
+  }
+  EXPECT_EQ(header(reused, "id"), "orders/3/42");
+}
+
 TEST(KafkaRecord, Murmur2PartitioningAndTopicTemplate) {
   KafkaConfig c;
   c.partitioning = KafkaConfig::Partitioning::kMurmur2;

@@ -1,5 +1,7 @@
 #include "worker/kafka/kafka_record.h"
 
+#include <charconv>
+
 #include "common/payload_codec.h"
 #include "worker/event_format.h"
 #include "worker/kafka/murmur2.h"
@@ -17,9 +19,19 @@ int kafka_partition(const KafkaConfig& c, const v1::Event& e, int kafka_partitio
 
 KafkaRecord event_record(const KafkaConfig& c, const v1::Event& e, int kafka_partitions, const PayloadCodec* codec) {
   KafkaRecord r;
-  r.topic = c.topic(e.domain());
+  fill_event_record(c, e, kafka_partitions, codec, c.topic(e.domain()), &r);
+  return r;
+}
+
+void fill_event_record(const KafkaConfig& c, const v1::Event& e, int kafka_partitions, const PayloadCodec* codec,
+                       const std::string& topic, KafkaRecord* out) {
+  KafkaRecord& r = *out;
+  r.topic = topic;
   r.partition = kafka_partition(c, e, kafka_partitions);
-  r.key = e.key();
+  if (r.key)
+    *r.key = e.key();
+  else
+    r.key = e.key();
   if (c.format == KafkaConfig::Format::kJson) {
     r.value = event_json(e);
     std::string json, error;
@@ -34,15 +46,32 @@ KafkaRecord event_record(const KafkaConfig& c, const v1::Event& e, int kafka_par
   } else {
     e.SerializeToString(&r.value);
   }
-  r.headers.emplace_back("id", event_id(e.domain(), e.partition(), e.seq()));
-  r.headers.emplace_back("type", "event");
-  r.headers.emplace_back("seq", std::to_string(e.seq()));
-  r.headers.emplace_back("op", e.op());
-  r.headers.emplace_back("schema_version", std::to_string(e.schema_version()));
-  if (e.has_expected_version()) r.headers.emplace_back("expected_version", std::to_string(e.expected_version()));
-  if (e.has_appended_at()) r.headers.emplace_back("appended_at", rfc3339(e.appended_at()));
-  if (!e.headers_json().empty()) r.headers.emplace_back("headers", e.headers_json());
-  return r;
+  // Headers assigned in place: the strings of the previous record are reused.
+  std::size_t n = 0;
+  auto put = [&r, &n](const char* name, std::string_view value) {
+    if (n == r.headers.size()) r.headers.emplace_back();
+    r.headers[n].first.assign(name);
+    r.headers[n].second.assign(value.data(), value.size());
+    ++n;
+  };
+  char buf[64];
+  auto number = [&buf](std::int64_t v) {
+    const auto res = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string_view(buf, static_cast<std::size_t>(res.ptr - buf));
+  };
+  put("id", "");
+  std::string& id = r.headers[0].second;
+  id.append(e.domain()).push_back('/');
+  id.append(number(e.partition())).push_back('/');
+  id.append(number(e.seq()));
+  put("type", "event");
+  put("seq", number(e.seq()));
+  put("op", e.op());
+  put("schema_version", number(e.schema_version()));
+  if (e.has_expected_version()) put("expected_version", number(e.expected_version()));
+  if (e.has_appended_at()) put("appended_at", std::string_view(buf, rfc3339(e.appended_at(), buf)));
+  if (!e.headers_json().empty()) put("headers", e.headers_json());
+  r.headers.resize(n);
 }
 
 std::vector<KafkaRecord> gap_records(const KafkaConfig& c, const v1::Gap& g, int kafka_partitions) {

@@ -42,6 +42,11 @@ int kafka_partition(const KafkaConfig& c, const v1::Event& e, int kafka_partitio
 
 // `codec` decodes the payload for the JSON format (nullptr: payload in base64 only).
 KafkaRecord event_record(const KafkaConfig& c, const v1::Event& e, int kafka_partitions, const PayloadCodec* codec);
+// The same record written into `*r`, whose strings keep their capacity from
+// one record to the next (the publisher reuses one: no allocation per record
+// once warm). `topic` is c.topic(e.domain()), computed once by the caller.
+void fill_event_record(const KafkaConfig& c, const v1::Event& e, int kafka_partitions, const PayloadCodec* codec,
+                       const std::string& topic, KafkaRecord* r);
 
 std::vector<KafkaRecord> gap_records(const KafkaConfig& c, const v1::Gap& g, int kafka_partitions);
 

@@ -64,7 +64,7 @@ bool KafkaSink::prepare(const std::map<std::string, int>& domain_partitions, std
                std::to_string(d->second) + " partitions, or publish with --kafka-partitioning murmur2";
       return false;
     }
-    topics_[domain] = Topic{n, &metrics_.domain(domain, topic)};
+    topics_[domain] = Topic{topic, n, &metrics_.domain(domain, topic)};
     spdlog::info("event=kafka_topic domain={} topic={} partitions={} partitioning={}", q(domain), q(topic), n,
                  cfg_.partitioning == KafkaConfig::Partitioning::kIntentlog ? "intentlog" : "murmur2");
   }
@@ -130,7 +130,8 @@ void KafkaSink::produce(const v1::Event& e) {
   const PayloadCodec* codec = nullptr;
   if (auto c = codecs_.find({e.domain(), e.schema_version()}); c != codecs_.end()) codec = c->second.get();
   const std::uint64_t token = next_token_++;
-  const rd_kafka_resp_err_t err = producer_->produce(event_record(cfg_, e, t->second.partitions, codec), token);
+  fill_event_record(cfg_, e, t->second.partitions, codec, t->second.name, &record_);
+  const rd_kafka_resp_err_t err = producer_->produce(record_, token);
   if (err) {
     ++failed_;
     metrics_.error(KafkaMetrics::Stage::kProduce, err);

@@ -92,11 +92,13 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
   Coordinator& coordinator_;
   std::unique_ptr<KafkaProducer> producer_;
   struct Topic {
+    std::string name;
     int partitions = 0;
     const KafkaMetrics::Domain* metrics = nullptr;
   };
   std::map<std::string, Topic> topics_;  // by domain
   KafkaMetrics metrics_;
+  KafkaRecord record_;  // reused from one record to the next
 
   std::uint64_t id_ = 0;
   bool member_ = false;      // joined and not closed or left
