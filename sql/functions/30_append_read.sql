@@ -30,6 +30,8 @@ CREATE OR REPLACE FUNCTION intentlog.fetch(
   partition   int,
   max_rows    int DEFAULT 1000,
   from_cursor text DEFAULT NULL)
+-- The columns of intentlog.intent, then xid and next_cursor (a C function
+-- fills them straight from the scan of the partition, src/extension/fetch.cpp).
 RETURNS TABLE (seq bigint, key text, op text, payload bytea, schema_version int, expected_version bigint,
                headers jsonb, appended_at timestamptz, xid xid8, next_cursor text)
 LANGUAGE c VOLATILE
@@ -90,8 +92,7 @@ COMMENT ON FUNCTION intentlog.latest_cursor(text, int) IS
   'A cursor positioned after every intent committed now (for consumers that start at "latest"); intents of transactions still open are still delivered.';
 
 CREATE OR REPLACE FUNCTION intentlog.consume(group_name text, domain text, partition int, max_rows int DEFAULT 1000)
-RETURNS TABLE (seq bigint, key text, op text, payload bytea, schema_version int, expected_version bigint,
-               headers jsonb, appended_at timestamptz)
+RETURNS SETOF intentlog.intent
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   next text;
@@ -99,9 +100,8 @@ DECLARE
 BEGIN
   FOR r IN SELECT * FROM intentlog.fetch(group_name, domain, partition, max_rows) LOOP
     next := r.next_cursor;
-    seq := r.seq; key := r.key; op := r.op; payload := r.payload; schema_version := r.schema_version;
-    expected_version := r.expected_version; headers := r.headers; appended_at := r.appended_at;
-    RETURN NEXT;
+    RETURN NEXT (r.seq, r.key, r.op, r.payload, r.schema_version, r.expected_version, r.headers,
+                 r.appended_at)::intentlog.intent;
   END LOOP;
   IF next IS NOT NULL THEN
     PERFORM intentlog.commit_cursor(group_name, domain, partition, next);

@@ -17,15 +17,17 @@ $$;
 COMMENT ON FUNCTION intentlog._backoff(interval, interval, int, float8) IS
   'Retry delay after failed attempt n: least(max, base * 2^(n-1)) * (0.5 + jitter/2), jitter in [0, 1]. Grows with n, bounded by max.';
 
--- Raises 42602 unless group_name is a valid consumer group name (the rule
--- of the tables' CHECK constraints and of intentlog.fetch). NULL passes.
+-- Raises 42602 unless group_name is a valid consumer group name: one of the
+-- domain intentlog.group_name (the rule of every group_name column and of
+-- intentlog.fetch). NULL passes. The domain's own error (23514, "value for
+-- domain ... violates check constraint") would not say what a group name is.
 CREATE OR REPLACE FUNCTION intentlog._check_group(group_name text)
 RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-  IF group_name !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
+  PERFORM group_name::intentlog.group_name;
+EXCEPTION WHEN check_violation THEN
     RAISE EXCEPTION 'invalid consumer group name "%"', group_name USING ERRCODE = 'invalid_name',
       DETAIL = 'Group names are 1 to 128 characters: letters, digits, ''_'', ''.'', '':'' and ''-''.';
-  END IF;
 END $$;
 
 -- Validates the common arguments of the delivery functions and returns the
@@ -71,27 +73,58 @@ RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                           WHERE r.group_name = $1 AND r.domain_id = $2 AND r.partition = $3 AND r.key = $4))
 $$;
 
--- The intent (d, p, s) as stored in its partition (all segments, and the hot
--- table of a staged domain).
-CREATE OR REPLACE FUNCTION intentlog._intent(d int, p int, s bigint,
-                                  OUT key text, OUT op text, OUT payload bytea, OUT schema_version int,
-                                  OUT expected_version bigint, OUT headers jsonb, OUT appended_at timestamptz)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+-- The intents (d, p, seqs) as stored in their partition (all segments, and
+-- the hot table of a staged domain), in seq order; seqs that are not there
+-- are left out. The one place that reads intents out of a partition for
+-- delivery bookkeeping.
+CREATE OR REPLACE FUNCTION intentlog._intents(d int, p int, seqs bigint[])
+RETURNS SETOF intentlog.intent LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   rel regclass;
-  found_it boolean := false;
 BEGIN
   SELECT x.parent_rel INTO rel FROM intentlog.partitions x WHERE x.domain_id = d AND x.partition = p;
-  EXECUTE format('SELECT true, t.key, t.op, t.payload, t.schema_version, t.expected_version, t.headers, t.appended_at
-                    FROM %s t WHERE t.seq = $1', rel)
-     INTO found_it, key, op, payload, schema_version, expected_version, headers, appended_at USING s;
-  IF found_it IS NOT TRUE THEN
+  RETURN QUERY EXECUTE format('SELECT t.seq, t.key, t.op, t.payload, t.schema_version, t.expected_version, t.headers,
+                                      t.appended_at
+                                 FROM %s t WHERE t.seq = ANY ($1) ORDER BY t.seq', rel) USING seqs;
+END $$;
+
+-- The intent (d, p, s); raises when the partition does not have it.
+CREATE OR REPLACE FUNCTION intentlog._intent(d int, p int, s bigint)
+RETURNS intentlog.intent LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  i intentlog.intent;
+BEGIN
+  SELECT * INTO i FROM intentlog._intents(d, p, ARRAY[s]);
+  IF NOT FOUND THEN
     RAISE EXCEPTION 'partition % of domain "%" has no intent with seq %', p,
       (SELECT x.name FROM intentlog.domains x WHERE x.domain_id = d), s
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Pass the seq of a fetched intent (it may have been dropped by retention).';
   END IF;
+  RETURN i;
 END $$;
+
+-- The intent a row of retries, parked or dead_letters holds, as the type
+-- intentlog.intent: `SELECT x.intent FROM intentlog.dead_letters x`, or
+-- `(x.intent).*` for its columns. Inlined by the planner.
+CREATE OR REPLACE FUNCTION intentlog.intent(r intentlog.retries)
+RETURNS intentlog.intent LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ROW(r.seq, r.key, r.op, r.payload, r.schema_version, r.expected_version, r.headers, r.appended_at)::intentlog.intent
+$$;
+COMMENT ON FUNCTION intentlog.intent(intentlog.retries) IS
+  'The intent a retry holds (SELECT r.intent FROM intentlog.retries r).';
+CREATE OR REPLACE FUNCTION intentlog.intent(r intentlog.parked)
+RETURNS intentlog.intent LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ROW(r.seq, r.key, r.op, r.payload, r.schema_version, r.expected_version, r.headers, r.appended_at)::intentlog.intent
+$$;
+COMMENT ON FUNCTION intentlog.intent(intentlog.parked) IS
+  'The intent a parked row holds (SELECT r.intent FROM intentlog.parked r).';
+CREATE OR REPLACE FUNCTION intentlog.intent(r intentlog.dead_letters)
+RETURNS intentlog.intent LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ROW(r.seq, r.key, r.op, r.payload, r.schema_version, r.expected_version, r.headers, r.appended_at)::intentlog.intent
+$$;
+COMMENT ON FUNCTION intentlog.intent(intentlog.dead_letters) IS
+  'The intent a dead letter holds (SELECT r.intent FROM intentlog.dead_letters r).';
 
 -- Holds intents `seqs` (keys `keys`, pairwise) back behind their keys:
 -- parked, or, for a key with dead letters under on_dead_letter =
@@ -102,7 +135,6 @@ CREATE OR REPLACE FUNCTION intentlog._hold(g text, dom intentlog.domains, p int,
                                 history jsonb)
 RETURNS TABLE (seq bigint, held text) LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-  rel regclass;
   dead_keys text[];
   bad_seq bigint;
   bad_key text;
@@ -110,12 +142,10 @@ BEGIN
   IF cardinality(seqs) = 0 THEN
     RETURN;
   END IF;
-  SELECT x.parent_rel INTO rel FROM intentlog.partitions x WHERE x.domain_id = dom.domain_id AND x.partition = p;
   -- Each must be the intent the caller thinks it is.
-  EXECUTE format('SELECT c.s, t.key FROM unnest($1::bigint[], $2::text[]) AS c(s, k)
-                    LEFT JOIN %s t ON t.seq = c.s
-                   WHERE t.key IS DISTINCT FROM c.k ORDER BY c.s LIMIT 1', rel)
-     INTO bad_seq, bad_key USING seqs, keys;
+  SELECT c.s, i.key INTO bad_seq, bad_key
+    FROM unnest(seqs, keys) AS c(s, k) LEFT JOIN intentlog._intents(dom.domain_id, p, seqs) i ON i.seq = c.s
+   WHERE i.key IS DISTINCT FROM c.k ORDER BY c.s LIMIT 1;
   IF bad_seq IS NOT NULL AND bad_key IS NULL THEN
     RAISE EXCEPTION 'partition % of domain "%" has no intent with seq %', p, dom.name, bad_seq
       USING ERRCODE = 'invalid_parameter_value',
@@ -134,29 +164,25 @@ BEGIN
      AND EXISTS (SELECT 1 FROM intentlog.dead_letters x
                   WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = k.k);
   -- One statement copies them (the intent as stored, not the caller's copy).
-  RETURN QUERY EXECUTE format($q$
-    WITH i AS (
-      SELECT t.seq, t.key, t.op, t.payload, t.schema_version, t.expected_version, t.headers, t.appended_at
-        FROM %s t WHERE t.seq = ANY ($1)),
+  RETURN QUERY
+    WITH i AS (SELECT * FROM intentlog._intents(dom.domain_id, p, seqs)),
     dl AS (
-      INSERT INTO intentlog.dead_letters (group_name, domain_id, partition, seq, key, attempts, last_error, errors,
-                                          reason, op, payload, schema_version, expected_version, headers, appended_at)
-      SELECT $2, $3, $4, i.seq, i.key, 0, NULL, $7,
-             'an earlier intent of the key is a dead letter (on_dead_letter = dead_letter_key)',
-             i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at
-        FROM i WHERE i.key = ANY ($5)
-      RETURNING seq),
+      INSERT INTO intentlog.dead_letters AS x (group_name, domain_id, partition, attempts, last_error, errors, reason,
+                                               seq, key, op, payload, schema_version, expected_version, headers,
+                                               appended_at)
+      SELECT g, dom.domain_id, p, 0, NULL, history,
+             'an earlier intent of the key is a dead letter (on_dead_letter = dead_letter_key)', i.*
+        FROM i WHERE i.key = ANY (dead_keys)
+      RETURNING x.seq),
     pk AS (
-      INSERT INTO intentlog.parked (group_name, domain_id, partition, seq, key, reason, errors,
-                                    op, payload, schema_version, expected_version, headers, appended_at)
-      SELECT $2, $3, $4, i.seq, i.key, $6, $7,
-             i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at
-        FROM i WHERE NOT (i.key = ANY ($5))
-      RETURNING seq)
+      INSERT INTO intentlog.parked AS x (group_name, domain_id, partition, reason, errors,
+                                         seq, key, op, payload, schema_version, expected_version, headers, appended_at)
+      SELECT g, dom.domain_id, p, why, history, i.*
+        FROM i WHERE NOT (i.key = ANY (dead_keys))
+      RETURNING x.seq)
     SELECT r.seq, r.held FROM (SELECT dl.seq, 'dead_letter'::text AS held FROM dl
                                UNION ALL SELECT pk.seq, 'parked' FROM pk) r
-    ORDER BY r.seq$q$, rel)
-    USING seqs, g, dom.domain_id, p, dead_keys, why, history;
+    ORDER BY r.seq;
 END $$;
 
 -- ---------------------------------------------------------------------------
@@ -249,7 +275,7 @@ DECLARE
   err text;
   rt intentlog.retries%ROWTYPE;
   pk intentlog.parked%ROWTYPE;
-  i record;
+  i intentlog.intent;
   k text;
   history jsonb;
   f bigint;
@@ -282,7 +308,7 @@ BEGIN
     ELSE
       failed_attempts := rt.attempt;
       history := rt.errors;
-      i := rt;
+      i := intentlog.intent(rt);
     END IF;
   ELSE
     SELECT * INTO pk FROM intentlog.parked x
@@ -291,7 +317,7 @@ BEGIN
       k := pk.key;
       failed_attempts := coalesce(attempt, 1);
       history := pk.errors;
-      i := pk;
+      i := intentlog.intent(pk);
       DELETE FROM intentlog.parked x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s;
     ELSIF EXISTS (SELECT 1 FROM intentlog.dead_letters x
                    WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s) THEN
@@ -300,7 +326,7 @@ BEGIN
        WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s;
     ELSE
       -- First failure of a freshly fetched intent.
-      SELECT * INTO i FROM intentlog._intent(dom.domain_id, p, s);
+      i := intentlog._intent(dom.domain_id, p, s);
       k := i.key;
       IF EXISTS (SELECT 1 FROM intentlog.retries x
                   WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = k) THEN
@@ -322,11 +348,11 @@ BEGIN
     END IF;
     DELETE FROM intentlog.retries x WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.seq = s;
     IF failed_attempts >= dom.max_attempts THEN
-      INSERT INTO intentlog.dead_letters AS x (group_name, domain_id, partition, seq, key, attempts, last_error, errors,
-                                               reason, op, payload, schema_version, expected_version, headers, appended_at)
-      VALUES (g, dom.domain_id, p, s, k, failed_attempts, err, history,
-              format('delivery failed %s times (max_attempts = %s)', failed_attempts, dom.max_attempts),
-              i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at)
+      INSERT INTO intentlog.dead_letters AS x (group_name, domain_id, partition, attempts, last_error, errors, reason,
+                                               seq, key, op, payload, schema_version, expected_version, headers,
+                                               appended_at)
+      SELECT g, dom.domain_id, p, failed_attempts, err, history,
+             format('delivery failed %s times (max_attempts = %s)', failed_attempts, dom.max_attempts), (i).*
       RETURNING x.dead_letter_id INTO dead_letter_id;
       outcome := 'dead_letter';
       IF dom.on_dead_letter = 'dead_letter_key' THEN
@@ -334,23 +360,22 @@ BEGIN
         WITH gone AS (
           DELETE FROM intentlog.parked x
            WHERE x.group_name = g AND x.domain_id = dom.domain_id AND x.partition = p AND x.key = k
-          RETURNING x.*)
-        INSERT INTO intentlog.dead_letters (group_name, domain_id, partition, seq, key, attempts, last_error, errors,
-                                            reason, op, payload, schema_version, expected_version, headers, appended_at)
-        SELECT gone.group_name, gone.domain_id, gone.partition, gone.seq, gone.key, 0, NULL, gone.errors,
-               format('intent %s of the key is a dead letter (on_dead_letter = dead_letter_key)', s),
-               gone.op, gone.payload, gone.schema_version, gone.expected_version, gone.headers, gone.appended_at
-          FROM gone ORDER BY gone.seq;
+          RETURNING x.errors, intentlog.intent(x) AS i)
+        INSERT INTO intentlog.dead_letters (group_name, domain_id, partition, attempts, last_error, errors, reason,
+                                            seq, key, op, payload, schema_version, expected_version, headers,
+                                            appended_at)
+        SELECT g, dom.domain_id, p, 0, NULL, gone.errors,
+               format('intent %s of the key is a dead letter (on_dead_letter = dead_letter_key)', s), (gone.i).*
+          FROM gone ORDER BY (gone.i).seq;
       END IF;
       -- on_dead_letter = continue: the key's first parked intent is due now.
     ELSE
       next_attempt_at := now() + intentlog._backoff(dom.base_backoff, dom.max_backoff, failed_attempts, random());
-      INSERT INTO intentlog.retries (group_name, domain_id, partition, seq, key, attempt, next_attempt_at, last_error,
-                                     errors, first_failed_at, op, payload, schema_version, expected_version, headers,
+      INSERT INTO intentlog.retries (group_name, domain_id, partition, attempt, next_attempt_at, last_error, errors,
+                                     first_failed_at, seq, key, op, payload, schema_version, expected_version, headers,
                                      appended_at)
-      VALUES (g, dom.domain_id, p, s, k, failed_attempts + 1, next_attempt_at, err, history,
-              coalesce(rt.first_failed_at, now()),
-              i.op, i.payload, i.schema_version, i.expected_version, i.headers, i.appended_at);
+      SELECT g, dom.domain_id, p, failed_attempts + 1, next_attempt_at, err, history,
+             coalesce(rt.first_failed_at, now()), (i).*;
       outcome := 'retry';
     END IF;
   END IF;
@@ -411,21 +436,19 @@ BEGIN
                           AND r.key = h.key)
      ORDER BY 4, 3
      LIMIT max_rows),
-  claimed_retries (cp, cs, ck, co, cpl, csv, cev, ch, ca, catt, csrc, cerr, cdue) AS (
+  claimed_retries (cp, ci, catt, csrc, cerr, cdue) AS (
     UPDATE intentlog.retries r SET delivering_until = now() + claim
       FROM due WHERE due.src = 'retry' AND r.group_name = g AND r.domain_id = dom.domain_id
                  AND r.partition = due.partition AND r.seq = due.seq
-    RETURNING r.partition, r.seq, r.key, r.op, r.payload, r.schema_version, r.expected_version, r.headers,
-              r.appended_at, r.attempt, 'retry'::text, r.last_error, due.due_at),
-  claimed_parked (cp, cs, ck, co, cpl, csv, cev, ch, ca, catt, csrc, cerr, cdue) AS (
+    RETURNING r.partition, intentlog.intent(r), r.attempt, 'retry'::text, r.last_error, due.due_at),
+  claimed_parked (cp, ci, catt, csrc, cerr, cdue) AS (
     UPDATE intentlog.parked r SET delivering_until = now() + claim
       FROM due WHERE due.src = 'parked' AND r.group_name = g AND r.domain_id = dom.domain_id
                  AND r.partition = due.partition AND r.seq = due.seq
-    RETURNING r.partition, r.seq, r.key, r.op, r.payload, r.schema_version, r.expected_version, r.headers,
-              r.appended_at, 1, 'parked'::text, NULL::text, due.due_at)
-  SELECT c.cp, c.cs, c.ck, c.co, c.cpl, c.csv, c.cev, c.ch, c.ca, c.catt, c.csrc, c.cerr
+    RETURNING r.partition, intentlog.intent(r), 1, 'parked'::text, NULL::text, due.due_at)
+  SELECT c.cp, (c.ci).*, c.catt, c.csrc, c.cerr
     FROM (SELECT * FROM claimed_retries UNION ALL SELECT * FROM claimed_parked) c
-   ORDER BY c.cdue, c.cs;
+   ORDER BY c.cdue, (c.ci).seq;
 END $$;
 COMMENT ON FUNCTION intentlog.due_retries(text, text, int[], int, interval) IS
   'The intents of the given partitions the worker should deliver again now, for consumer group group_name: retries whose next_attempt_at has come (source retry, attempt >= 2) and the first parked intent of every key without a retry (source parked, attempt 1). At most one per key. Claims them for `claim` (they are not returned again meanwhile); report each with intentlog.retry_delivered or intentlog.record_failure.';
@@ -528,14 +551,13 @@ BEGIN
     DELETE FROM intentlog.dead_letters x
      WHERE x.domain_id = d AND (only_id IS NULL OR x.dead_letter_id = only_id)
        AND (only_key IS NULL OR x.key = only_key) AND (only_group IS NULL OR x.group_name = only_group)
-    RETURNING x.*),
+    RETURNING x.dead_letter_id, x.group_name, x.domain_id, x.partition, x.errors, intentlog.intent(x) AS i),
   back AS (
-    INSERT INTO intentlog.parked (group_name, domain_id, partition, seq, key, reason, errors,
-                                  op, payload, schema_version, expected_version, headers, appended_at)
-    SELECT gone.group_name, gone.domain_id, gone.partition, gone.seq, gone.key,
-           format('redriven dead letter %s', gone.dead_letter_id), gone.errors,
-           gone.op, gone.payload, gone.schema_version, gone.expected_version, gone.headers, gone.appended_at
-      FROM gone ORDER BY gone.seq
+    INSERT INTO intentlog.parked (group_name, domain_id, partition, reason, errors,
+                                  seq, key, op, payload, schema_version, expected_version, headers, appended_at)
+    SELECT gone.group_name, gone.domain_id, gone.partition, format('redriven dead letter %s', gone.dead_letter_id),
+           gone.errors, (gone.i).*
+      FROM gone ORDER BY (gone.i).seq
     RETURNING 1)
   SELECT count(*) INTO n FROM back;
   RETURN n;

@@ -56,8 +56,17 @@ CREATE TABLE intentlog.segments (
 COMMENT ON TABLE intentlog.segments IS
   'Logged segments (child tables) of each partition. Retention drops whole segments, never deletes rows.';
 
+-- The consumer group name rule, written once: every table column that holds a
+-- group's name has this type (the C++ side: intentlog::check_group_name in
+-- src/common/validation.h; intentlog._check_group turns a violation into a
+-- clear 42602 error for the functions that take a name).
+CREATE DOMAIN intentlog.group_name AS text
+  CONSTRAINT group_name_check CHECK (VALUE ~ '^[A-Za-z0-9_.:-]{1,128}$');
+COMMENT ON DOMAIN intentlog.group_name IS
+  'A consumer group name: 1 to 128 characters, letters, digits, ''_'', ''.'', '':'' and ''-''.';
+
 CREATE TABLE intentlog.cursors (
-  group_name  text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+  group_name  intentlog.group_name NOT NULL,
   domain_id   int NOT NULL,
   partition   int NOT NULL,
   watermark   bigint NOT NULL,

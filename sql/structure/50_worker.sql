@@ -10,7 +10,7 @@
 -- resumes from the group's committed cursor (at-least-once).
 
 CREATE TABLE intentlog.lease_members (
-  group_name  text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+  group_name  intentlog.group_name NOT NULL,
   domain_id   int NOT NULL REFERENCES intentlog.domains ON DELETE CASCADE,
   worker_id   text NOT NULL CHECK (length(worker_id) BETWEEN 1 AND 200),
   joined_at   timestamptz NOT NULL DEFAULT now(),
@@ -21,7 +21,7 @@ COMMENT ON TABLE intentlog.lease_members IS
   'Workers currently serving a consumer group on a domain; the partitions are split evenly among the live (unexpired) ones.';
 
 CREATE TABLE intentlog.leases (
-  group_name  text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+  group_name  intentlog.group_name NOT NULL,
   domain_id   int NOT NULL REFERENCES intentlog.domains ON DELETE CASCADE,
   partition   int NOT NULL,
   worker_id   text NOT NULL,
@@ -33,7 +33,7 @@ COMMENT ON TABLE intentlog.leases IS
   'Which worker drains a partition for a consumer group, until expires_at. An expired lease is free for any worker to take.';
 
 CREATE TABLE intentlog.gap_notices (
-  group_name  text NOT NULL,
+  group_name  intentlog.group_name NOT NULL,
   gap_id      bigint NOT NULL REFERENCES intentlog.gaps ON DELETE CASCADE,
   reported_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (group_name, gap_id)

@@ -24,7 +24,7 @@
 -- decision "is this key held back?" and the change it leads to are atomic.
 
 CREATE TABLE intentlog.retries (
-  group_name       text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+  group_name       intentlog.group_name NOT NULL,
   domain_id        int NOT NULL,
   partition        int NOT NULL,
   seq              bigint NOT NULL,
@@ -51,7 +51,7 @@ COMMENT ON TABLE intentlog.retries IS
   'Intents whose delivery to a consumer group failed and will be tried again at next_attempt_at (exponential backoff with jitter between the domain''s base_backoff and max_backoff). attempt is the number of the next delivery; after max_attempts failures the intent moves to intentlog.dead_letters. Later intents of the key wait in intentlog.parked.';
 
 CREATE TABLE intentlog.parked (
-  group_name       text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+  group_name       intentlog.group_name NOT NULL,
   domain_id        int NOT NULL,
   partition        int NOT NULL,
   seq              bigint NOT NULL,
@@ -76,7 +76,7 @@ COMMENT ON TABLE intentlog.parked IS
 
 CREATE TABLE intentlog.dead_letters (
   dead_letter_id   bigserial PRIMARY KEY,
-  group_name       text NOT NULL CHECK (group_name ~ '^[A-Za-z0-9_.:-]{1,128}$'),
+  group_name       intentlog.group_name NOT NULL,
   domain_id        int NOT NULL,
   partition        int NOT NULL,
   seq              bigint NOT NULL,

@@ -23,3 +23,51 @@ CREATE TABLE IF NOT EXISTS intentlog.consumers (
 COMMENT ON TABLE intentlog.consumers IS
   'Consumer credentials (intentlog.create_consumer): the group and domain patterns a token grants (* matches any characters; domains NULL: every domain), sha256(token_salt || secret) of its secret; revoked ones are kept with revoked_at.';
 SELECT pg_catalog.pg_extension_config_dump('intentlog.consumers', '');
+
+-- The consumer group name rule as one domain (structure/10_catalog.sql)
+-- instead of a CHECK on every group_name column. The views that read those
+-- columns are dropped first (ALTER COLUMN TYPE refuses while a view uses
+-- the column); views.sql creates them again, grants.sql grants them again.
+DO $$ BEGIN
+  IF to_regtype('intentlog.group_name') IS NULL THEN
+    CREATE DOMAIN intentlog.group_name AS text
+      CONSTRAINT group_name_check CHECK (VALUE ~ '^[A-Za-z0-9_.:-]{1,128}$');
+    COMMENT ON DOMAIN intentlog.group_name IS
+      'A consumer group name: 1 to 128 characters, letters, digits, ''_'', ''.'', '':'' and ''-''.';
+  END IF;
+END $$;
+DROP VIEW IF EXISTS intentlog.lag, intentlog.retries_due, intentlog.blocked_keys, intentlog.dead_letters_per_domain,
+                    intentlog.delivery_backlog;
+DO $$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['cursors', 'lease_members', 'leases', 'gap_notices', 'retries', 'parked', 'dead_letters'] LOOP
+    IF (SELECT a.atttypid FROM pg_attribute a
+         WHERE a.attrelid = format('intentlog.%I', t)::regclass AND a.attname = 'group_name') = 'text'::regtype THEN
+      EXECUTE format('ALTER TABLE intentlog.%I DROP CONSTRAINT IF EXISTS %I', t, t || '_group_name_check');
+      EXECUTE format('ALTER TABLE intentlog.%I ALTER COLUMN group_name TYPE intentlog.group_name', t);
+    END IF;
+  END LOOP;
+END $$;
+
+-- The intent row as one composite type (structure/30_append_read.sql).
+-- intentlog._intent returned OUT parameters; now it returns the type.
+-- intentlog.consume returned a TABLE of the same columns; now SETOF the type.
+DO $$ BEGIN
+  IF to_regtype('intentlog.intent') IS NULL THEN
+    CREATE TYPE intentlog.intent AS (
+      seq              bigint,
+      key              text,
+      op               text,
+      payload          bytea,
+      schema_version   int,
+      expected_version bigint,
+      headers          jsonb,
+      appended_at      timestamptz);
+    COMMENT ON TYPE intentlog.intent IS
+      'One intent as delivered: its seq in its partition, key, op, payload (schema_version: the payload schema it was validated against), expected_version, headers and when it was appended.';
+  END IF;
+END $$;
+DROP FUNCTION IF EXISTS intentlog._intent(int, int, bigint);
+DROP FUNCTION IF EXISTS intentlog.consume(text, text, int, int);

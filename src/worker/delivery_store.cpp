@@ -1,23 +1,8 @@
 #include "worker/delivery_store.h"
 
+#include "worker/store.h"
+
 namespace intentlog {
-namespace {
-
-std::string int_array(const std::vector<int>& v) {
-  std::string s = "{";
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(v[i]);
-  }
-  return s + "}";
-}
-
-void set_appended_at(v1::Event& e, std::int64_t us) {
-  e.mutable_appended_at()->set_seconds(us / 1000000);
-  e.mutable_appended_at()->set_nanos(static_cast<int>(us % 1000000) * 1000);
-}
-
-}  // namespace
 
 std::string bigint_array_literal(const std::vector<std::int64_t>& v) {
   std::string s = "{";
@@ -97,26 +82,18 @@ std::vector<v1::Event> due_retries(pqxx::connection& conn, const std::string& gr
                                    const std::vector<int>& partitions, int max_rows, std::chrono::milliseconds claim) {
   pqxx::nontransaction tx(conn);
   const pqxx::result rows = tx.exec_params(
-      "SELECT partition, seq, key, op, payload, schema_version, expected_version, headers::text,"
-      " (extract(epoch FROM appended_at) * 1000000)::int8, attempt"
-      " FROM intentlog.due_retries($1, $2, $3::int[], $4, make_interval(secs => $5::int8 / 1000.0))",
-      group, domain, int_array(partitions), max_rows, static_cast<std::int64_t>(claim.count()));
+      std::string("SELECT partition, ") + kIntentSelect +
+          ", attempt FROM intentlog.due_retries($1, $2, $3::int[], $4, make_interval(secs => $5::int8 / 1000.0))",
+      group, domain, int_array_literal(partitions), max_rows, static_cast<std::int64_t>(claim.count()));
   std::vector<v1::Event> out;
   out.reserve(rows.size());
   for (const auto& r : rows) {
     v1::Event& e = out.emplace_back();
     e.set_domain(domain);
     e.set_partition(r[0].as<int>());
-    e.set_seq(r[1].as<std::int64_t>());
-    e.set_key(r[2].c_str(), r[2].size());
-    e.set_op(r[3].c_str(), r[3].size());
-    if (!r[4].is_null()) e.set_payload(tx.unesc_raw(r[4].c_str()));
-    if (!r[5].is_null()) e.set_schema_version(r[5].as<int>());
-    if (!r[6].is_null()) e.set_expected_version(r[6].as<std::int64_t>());
-    if (!r[7].is_null()) e.set_headers_json(r[7].c_str(), r[7].size());
-    if (!r[8].is_null()) set_appended_at(e, r[8].as<std::int64_t>());
+    read_intent(tx, r, 1, e);
     // The scheduler counts an attempt when it hands the event out.
-    e.set_attempt(r[9].as<std::uint32_t>() - 1);
+    e.set_attempt(r[1 + kIntentSelectColumns].as<std::uint32_t>() - 1);
   }
   return out;
 }
@@ -144,7 +121,7 @@ std::vector<std::string> held_keys(pqxx::connection& conn, const std::string& gr
 int release_claims(pqxx::connection& conn, const std::string& group, const std::string& domain,
                    const std::vector<int>& partitions) {
   pqxx::nontransaction tx(conn);
-  return tx.exec_params1("SELECT intentlog.release_claims($1, $2, $3::int[])", group, domain, int_array(partitions))[0]
+  return tx.exec_params1("SELECT intentlog.release_claims($1, $2, $3::int[])", group, domain, int_array_literal(partitions))[0]
       .as<int>();
 }
 

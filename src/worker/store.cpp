@@ -12,10 +12,8 @@ pqxx::connection& Store::conn() {
     // waiting for the WAL flush keeps 10 cursor commits a second per
     // partition from holding the few connections that fetches need.
     pqxx::nontransaction(*c).exec("SET synchronous_commit = off");
-    c->prepare("fetch",
-               "SELECT seq, key, op, payload, schema_version, expected_version, headers::text,"
-               " (extract(epoch FROM appended_at) * 1000000)::int8, next_cursor"
-               " FROM intentlog.fetch($1, $2, $3, $4, $5)");
+    c->prepare("fetch", std::string("SELECT ") + kIntentSelect +
+                            ", next_cursor FROM intentlog.fetch($1, $2, $3, $4, $5)");
     c->prepare("commit_cursor", "SELECT intentlog.commit_cursor($1, $2, $3, $4)");
     c->prepare("latest_cursor", "SELECT intentlog.latest_cursor($1, $2)");
     c->prepare("unreported_gaps",
@@ -47,21 +45,26 @@ FetchResult Store::fetch(const std::string& group, const std::string& domain, in
     v1::Event& e = out.events.emplace_back();
     e.set_domain(domain);
     e.set_partition(partition);
-    e.set_seq(r[0].as<std::int64_t>());
-    e.set_key(r[1].c_str(), r[1].size());
-    e.set_op(r[2].c_str(), r[2].size());
-    if (!r[3].is_null()) e.set_payload(tx.unesc_raw(r[3].c_str()));
-    if (!r[4].is_null()) e.set_schema_version(r[4].as<int>());
-    if (!r[5].is_null()) e.set_expected_version(r[5].as<std::int64_t>());
-    if (!r[6].is_null()) e.set_headers_json(r[6].c_str(), r[6].size());
-    if (!r[7].is_null()) {
-      const std::int64_t us = r[7].as<std::int64_t>();
-      e.mutable_appended_at()->set_seconds(us / 1000000);
-      e.mutable_appended_at()->set_nanos(static_cast<int>(us % 1000000) * 1000);
-    }
+    read_intent(tx, r, 0, e);
   }
-  if (!rows.empty()) out.next_cursor = rows[0][8].as<std::string>();
+  if (!rows.empty()) out.next_cursor = rows[0][kIntentSelectColumns].as<std::string>();
   return out;
+}
+
+void read_intent(const pqxx::transaction_base& tx, const pqxx::row& r, int first, v1::Event& e) {
+  const auto f = [&](int i) { return r[first + i]; };
+  e.set_seq(f(0).as<std::int64_t>());
+  e.set_key(f(1).c_str(), f(1).size());
+  e.set_op(f(2).c_str(), f(2).size());
+  if (!f(3).is_null()) e.set_payload(tx.unesc_raw(f(3).c_str()));
+  if (!f(4).is_null()) e.set_schema_version(f(4).as<int>());
+  if (!f(5).is_null()) e.set_expected_version(f(5).as<std::int64_t>());
+  if (!f(6).is_null()) e.set_headers_json(f(6).c_str(), f(6).size());
+  if (!f(7).is_null()) {
+    const std::int64_t us = f(7).as<std::int64_t>();
+    e.mutable_appended_at()->set_seconds(us / 1000000);
+    e.mutable_appended_at()->set_nanos(static_cast<int>(us % 1000000) * 1000);
+  }
 }
 
 void Store::commit_cursor(const std::string& group, const std::string& domain, int partition,

@@ -69,6 +69,20 @@ class Store {
   std::unique_ptr<pqxx::connection> conn_;
 };
 
+// The columns of intentlog.intent (sql/structure/30_append_read.sql) as every
+// worker query that reads intents selects them, in the type's order: bytea
+// and jsonb as text, appended_at as microseconds since the Unix epoch.
+// intentlog.fetch returns them first, intentlog.due_retries after partition.
+constexpr const char* kIntentSelect =
+    "seq, key, op, payload, schema_version, expected_version, headers::text,"
+    " (extract(epoch FROM appended_at) * 1000000)::int8";
+constexpr int kIntentSelectColumns = 8;
+
+// The one decoder of an intent row: fills e's seq, key, op, payload,
+// schema_version, expected_version, headers_json and appended_at from the
+// kIntentSelectColumns columns of `r` that start at column `first`.
+void read_intent(const pqxx::transaction_base& tx, const pqxx::row& r, int first, v1::Event& e);
+
 // "{1,2,3}": an int[] literal for a text parameter cast to int[].
 std::string int_array_literal(const std::vector<int>& v);
 

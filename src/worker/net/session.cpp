@@ -17,14 +17,6 @@ namespace {
 constexpr auto kCloseGrace = std::chrono::seconds(2);  // to flush an Error frame to a slow peer
 constexpr std::size_t kMaxDomainsPerHello = 256;
 
-bool valid_group(const std::string& g) {
-  if (g.empty() || g.size() > 128) return false;
-  return std::all_of(g.begin(), g.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-           c == ':' || c == '-';
-  });
-}
-
 google::protobuf::Timestamp now_timestamp() {
   const auto us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -168,7 +160,7 @@ void Session::handle_hello(const v1::Hello& h) {
     return;
   }
   if (needs_token_ && !authenticate(h)) return;
-  if (!valid_group(h.group())) {
+  if (check_group_name(h.group())) {
     fail(v1::ERROR_PROTOCOL, "group must be 1..128 bytes of [A-Za-z0-9_.:-]");
     return;
   }
