@@ -121,8 +121,8 @@ std::vector<std::string> held_keys(pqxx::connection& conn, const std::string& gr
 int release_claims(pqxx::connection& conn, const std::string& group, const std::string& domain,
                    const std::vector<int>& partitions) {
   pqxx::nontransaction tx(conn);
-  return tx.exec_params1("SELECT intentlog.release_claims($1, $2, $3::int[])", group, domain, int_array_literal(partitions))[0]
-      .as<int>();
+  const std::string parts = int_array_literal(partitions);
+  return tx.exec_params1("SELECT intentlog.release_claims($1, $2, $3::int[])", group, domain, parts)[0].as<int>();
 }
 
 }  // namespace intentlog

@@ -12,8 +12,8 @@ pqxx::connection& Store::conn() {
     // waiting for the WAL flush keeps 10 cursor commits a second per
     // partition from holding the few connections that fetches need.
     pqxx::nontransaction(*c).exec("SET synchronous_commit = off");
-    c->prepare("fetch", std::string("SELECT ") + kIntentSelect +
-                            ", next_cursor FROM intentlog.fetch($1, $2, $3, $4, $5)");
+    c->prepare("fetch",
+               std::string("SELECT ") + kIntentSelect + ", next_cursor FROM intentlog.fetch($1, $2, $3, $4, $5)");
     c->prepare("commit_cursor", "SELECT intentlog.commit_cursor($1, $2, $3, $4)");
     c->prepare("latest_cursor", "SELECT intentlog.latest_cursor($1, $2)");
     c->prepare("unreported_gaps",
