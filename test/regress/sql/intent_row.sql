@@ -29,7 +29,7 @@ SELECT f, offs, (SELECT count(*) FROM intent_fields) AS fields,
                ('intentlog.due_retries(text, text, int[], int, interval)'::regprocedure, 1)) v(f, offs);
 SELECT p.oid::regprocedure, p.prorettype::regtype, p.proretset
   FROM pg_proc p
- WHERE p.prorettype = 'intentlog.intent'::regtype ORDER BY 1::text;
+ WHERE p.prorettype = 'intentlog.intent'::regtype ORDER BY p.oid::regprocedure::text;
 
 -- The three delivery tables keep every field of the intent as a column of
 -- the same name and type.
@@ -42,7 +42,7 @@ SELECT t, (SELECT count(*) FROM intent_fields i JOIN pg_attribute a
 SELECT c.oid::regclass AS tab, format_type(a.atttypid, a.atttypmod) AS type
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
  WHERE c.relnamespace = 'intentlog'::regnamespace AND c.relkind = 'r' AND a.attname = 'group_name'
- ORDER BY 1::text;
+ ORDER BY c.relname;
 SELECT count(*) AS group_checks_on_tables
   FROM pg_constraint
  WHERE connamespace = 'intentlog'::regnamespace AND contype = 'c' AND conrelid <> 0
