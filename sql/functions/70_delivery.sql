@@ -105,26 +105,26 @@ BEGIN
 END $$;
 
 -- The intent a row of retries, parked or dead_letters holds, as the type
--- intentlog.intent: `SELECT x.intent FROM intentlog.dead_letters x`, or
--- `(x.intent).*` for its columns. Inlined by the planner.
+-- intentlog.intent: `SELECT intentlog.intent(x) FROM intentlog.dead_letters x`
+-- (or x.intent with intentlog on the search_path). Inlined by the planner.
 CREATE OR REPLACE FUNCTION intentlog.intent(r intentlog.retries)
 RETURNS intentlog.intent LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT ROW(r.seq, r.key, r.op, r.payload, r.schema_version, r.expected_version, r.headers, r.appended_at)::intentlog.intent
 $$;
 COMMENT ON FUNCTION intentlog.intent(intentlog.retries) IS
-  'The intent a retry holds (SELECT r.intent FROM intentlog.retries r).';
+  'The intent a retry holds, as intentlog.intent: SELECT intentlog.intent(r) FROM intentlog.retries r.';
 CREATE OR REPLACE FUNCTION intentlog.intent(r intentlog.parked)
 RETURNS intentlog.intent LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT ROW(r.seq, r.key, r.op, r.payload, r.schema_version, r.expected_version, r.headers, r.appended_at)::intentlog.intent
 $$;
 COMMENT ON FUNCTION intentlog.intent(intentlog.parked) IS
-  'The intent a parked row holds (SELECT r.intent FROM intentlog.parked r).';
+  'The intent a parked row holds, as intentlog.intent: SELECT intentlog.intent(r) FROM intentlog.parked r.';
 CREATE OR REPLACE FUNCTION intentlog.intent(r intentlog.dead_letters)
 RETURNS intentlog.intent LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
   SELECT ROW(r.seq, r.key, r.op, r.payload, r.schema_version, r.expected_version, r.headers, r.appended_at)::intentlog.intent
 $$;
 COMMENT ON FUNCTION intentlog.intent(intentlog.dead_letters) IS
-  'The intent a dead letter holds (SELECT r.intent FROM intentlog.dead_letters r).';
+  'The intent a dead letter holds, as intentlog.intent: SELECT intentlog.intent(r) FROM intentlog.dead_letters r.';
 
 -- Holds intents `seqs` (keys `keys`, pairwise) back behind their keys:
 -- parked, or, for a key with dead letters under on_dead_letter =
