@@ -1,5 +1,5 @@
 // RetryBook: failed deliveries to SQL, and due retries back
-// (docs/DESIGN.md, "Retries and dead letters"; sql/src/70_delivery.sql).
+// (docs/DESIGN.md, "Retries and dead letters"; sql/functions/70_delivery.sql).
 //
 // A failure (nack, ack timeout, state not resolved) takes the intent and the
 // intents of its key queued behind it out of memory and into SQL:
