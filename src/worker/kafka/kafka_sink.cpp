@@ -168,10 +168,11 @@ void KafkaSink::on_report(const KafkaProducer::Report& r) {
   if (token & kGapToken) {
     auto g = pending_gaps_.find(token);
     if (g == pending_gaps_.end()) return;
-    if (!persisted) metrics_.error(KafkaMetrics::Stage::kReport, err);
-    if (!persisted)
+    if (!persisted) {
+      metrics_.error(KafkaMetrics::Stage::kReport, err);
       spdlog::error("event=kafka_gap_failed domain={} partition={} gap_id={} error={}", q(g->second.domain()),
                     g->second.partition(), g->second.gap_id(), q(kafka_error(err)));
+    }
     pending_gaps_.erase(g);
     return;
   }
