@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Append-side benchmark: intentlog against baselines measured in the same run.
 #
-#   bench/append.sh [--quick] [--rounds N] [--time S] [--settle S] [--clients "1 8"]
-#                   [--shapes "single app batch"] [--out DIR] [--keep]
+#   bench/append.sh [--quick | --limits] [--rounds N] [--time S] [--settle S] [--clients "1 8"]
+#                   [--shapes "single app batch"] [--variants "..."] [--out DIR] [--keep]
 #
 # Starts a throwaway cluster of its own (scripts/pg.sh, under a private run
 # directory so that a concurrent `scripts/pg.sh install` cannot swap the
@@ -23,10 +23,22 @@
 #
 # Default: 5 rounds x 3 shapes x clients {1, 8} x 5 variants x (1 + 3) s (~12 min).
 # --quick: 3 rounds x 3 shapes x clients {8} x 5 variants x 2 s, no warm-up (~2 min).
+# --limits: the goals of issue 19 (bench/README.md): 4 rounds, clients {8},
+#   3 s, each shape with the variants its goals compare (16 runs a round, ~7 min):
+#   single: durable durable_async staged unlogged emit plain
+#   app:    durable staged unlogged none plain
+#   batch:  durable staged unlogged emit plain
+# A variant without a script for a shape is skipped in that shape (emit has no
+# app script, none only an app one). Per run: TPS, WAL bytes (LSN before and
+# after the measured run), heap and index bytes of the variant's tables.
+# staged: the rows left in the hot tables when pgbench ends are promoted right
+# away (bench_promote_all) and that time is added to the run's, so its TPS
+# includes the promotion of everything it appended (and its WAL bytes too).
 # Short runs, many rounds: on a shared machine a burst of someone else's load
 # then hits one run of a round rather than a whole variant. The load average
 # at the start of every run is recorded (results.tsv) and summarized.
 set -euo pipefail
+shopt -s inherit_errexit  # a failing psql inside $(...) stops the run too
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -36,15 +48,17 @@ TIME=3
 CLIENTS="1 8"
 SHAPES="single app batch"
 VARIANTS="durable staged plain unlogged pgq"
+LIMITS=0
 WARMUP=1
 SETTLE=1
 OUT=""
 KEEP=0
 
-usage() { sed -n '2,28p' "$0"; exit 2; }
+usage() { sed -n '2,39p' "$0"; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) ROUNDS=3; TIME=2; CLIENTS="8"; WARMUP=0 ;;
+    --limits) LIMITS=1; ROUNDS=4; CLIENTS="8"; VARIANTS="durable durable_async staged unlogged emit none plain" ;;
     --rounds) ROUNDS=$2; shift ;;
     --time) TIME=$2; shift ;;
     --settle) SETTLE=$2; shift ;;
@@ -106,39 +120,107 @@ psql -X -q -v ON_ERROR_STOP=1 -f "$HERE/setup.sql" >/dev/null
 
 intents_per_txn() { if [ "$1" = batch ]; then echo 100; else echo 1; fi; }
 
-# run SHAPE VARIANT CLIENTS SECONDS LOGFILE -> prints tps
-run_one() {
-  local shape=$1 variant=$2 c=$3 t=$4 logf=$5 tps
-  psql -XAtqc 'CHECKPOINT' >/dev/null
-  if [ "$SETTLE" -gt 0 ]; then
-    "$PGBENCH" -n -M prepared -c "$c" -j 2 -T "$SETTLE" -f "$HERE/scripts/${shape}_${variant}.sql" >/dev/null 2>&1 || true
+# The script of a variant in a shape; durable_async is durable's script run
+# with synchronous_commit = off (the knob a user would turn instead).
+script_for() {
+  local v=$2
+  [ "$v" = durable_async ] && v=durable
+  echo "$HERE/scripts/${1}_${v}.sql"
+}
+pgoptions_for() { if [ "$1" = durable_async ]; then echo "-c synchronous_commit=off"; fi; }
+
+# The variants of a shape: with --limits the ones its goals compare, otherwise
+# --variants minus those without a script for the shape.
+variants_for() {
+  local shape=$1 list v out=""
+  if [ "$LIMITS" = 1 ]; then
+    case $shape in
+      single) list="durable durable_async staged unlogged emit plain" ;;
+      app) list="durable staged unlogged none plain" ;;
+      batch) list="durable staged unlogged emit plain" ;;
+      *) list=$VARIANTS ;;
+    esac
+    # Keep only those also in --variants (so --variants can narrow a --limits run).
+    local keep=""
+    for v in $list; do case " $VARIANTS " in *" $v "*) keep="$keep $v" ;; esac; done
+    list=$keep
+  else
+    list=$VARIANTS
   fi
-  "$PGBENCH" -n -M prepared -c "$c" -j 2 -T "$t" -f "$HERE/scripts/${shape}_${variant}.sql" >"$logf" 2>&1 || {
+  for v in $list; do [ -f "$(script_for "$shape" "$v")" ] && out="$out $v"; done
+  echo "${out# }"
+}
+
+sql() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1" || { echo "psql failed: $1" >&2; exit 1; }; }
+
+# run SHAPE VARIANT CLIENTS SECONDS LOGFILE -> prints "tps txns wal heap idx idx_xid promote_s pgbench_tps"
+run_one() {
+  local shape=$1 variant=$2 c=$3 t=$4 logf=$5 script tps txns lsn0 wal h0 i0 x0 h1 i1 x1 t0 t1 promote_s=0 eff
+  script=$(script_for "$shape" "$variant")
+  export PGOPTIONS
+  PGOPTIONS=$(pgoptions_for "$variant")
+  sql 'CHECKPOINT' >/dev/null
+  if [ "$SETTLE" -gt 0 ]; then
+    "$PGBENCH" -n -M prepared -c "$c" -j 2 -T "$SETTLE" -f "$script" >"$logf.settle" 2>&1 || {
+      echo "pgbench failed in the settle run ($shape $variant c=$c), see $logf.settle:" >&2; tail -5 "$logf.settle" >&2; exit 1; }
+  fi
+  # A staged run starts with nothing left to promote from the settle load.
+  if [ "$variant" = staged ]; then sql "SELECT bench_promote_all('bench_staged')" >/dev/null; fi
+  read -r lsn0 h0 i0 x0 <<<"$(sql "SELECT pg_current_wal_lsn() || ' ' || heap || ' ' || idx || ' ' || idx_xid FROM bench_sizes('$variant')")"
+  "$PGBENCH" -n -M prepared -c "$c" -j 2 -T "$t" -f "$script" >"$logf" 2>&1 || {
     echo "pgbench failed ($shape $variant c=$c), see $logf:" >&2; tail -5 "$logf" >&2; exit 1; }
+  if [ "$variant" = staged ]; then
+    # What the run appended and the maintenance worker has not promoted yet is
+    # promoted now, timed: the run's throughput includes all its promotion.
+    t0=$(date +%s.%N)
+    sql "SELECT bench_promote_all('bench_staged')" >/dev/null
+    t1=$(date +%s.%N)
+    promote_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    local left
+    left=$(sql "SELECT bench_hot_rows('bench_staged')")
+    [ "$left" = 0 ] || { echo "staged: $left rows still in the hot tables after promotion" >&2; exit 1; }
+  fi
+  read -r wal h1 i1 x1 <<<"$(sql "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0')::bigint || ' ' || heap || ' ' || idx || ' ' || idx_xid FROM bench_sizes('$variant')")"
+  PGOPTIONS=""
   tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$logf")
+  txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$logf")
   if grep -q '^number of failed transactions: [1-9]' "$logf"; then
     echo "pgbench reported failed transactions ($shape $variant c=$c), see $logf" >&2; exit 1
   fi
-  [ -n "$tps" ] || { echo "no tps in $logf" >&2; exit 1; }
-  echo "$tps"
+  if grep -qi 'error' "$logf"; then
+    echo "pgbench output has errors ($shape $variant c=$c), see $logf:" >&2; grep -i -m3 error "$logf" >&2; exit 1
+  fi
+  [ -n "$tps" ] && [ -n "$txns" ] && [ "$txns" -gt 0 ] || { echo "no tps/transactions in $logf" >&2; exit 1; }
+  # TPS over the run plus the promotion of its tail (staged; 0 s otherwise).
+  eff=$(awk -v n="$txns" -v tps="$tps" -v p="$promote_s" 'BEGIN { printf "%.6f", n / (n / tps + p) }')
+  echo "$eff $txns $wal $((h1 - h0)) $((i1 - i0)) $((x1 - x0)) $promote_s $tps"
 }
 
-read -r -a V <<<"$VARIANTS"
-nv=${#V[@]}
+read -r -a SH <<<"$SHAPES"
 maxc=$(printf '%s\n' $CLIENTS | sort -n | tail -1)
-total=$(( ROUNDS * $(wc -w <<<"$SHAPES") * $(wc -w <<<"$CLIENTS") * nv ))
-log "cluster $CLUSTER up; $total runs of ${TIME}s (+ warm-up), raw output in $OUT"
+total=0
+for shape in "${SH[@]}"; do
+  nv=$(wc -w <<<"$(variants_for "$shape")")
+  [ "$nv" -gt 0 ] || { echo "no variant has a script for shape $shape" >&2; exit 1; }
+  total=$(( total + ROUNDS * $(wc -w <<<"$CLIENTS") * nv ))
+  echo "variants[$shape]=$(variants_for "$shape")" >>"$OUT/machine.txt"
+done
+log "cluster $CLUSTER up; $total runs of ${TIME}s (+ ${SETTLE}s settle each, + warm-up), raw output in $OUT"
 
 if [ "$WARMUP" -gt 0 ]; then
-  for shape in $SHAPES; do for v in "${V[@]}"; do
-    run_one "$shape" "$v" "$maxc" "$WARMUP" "$OUT/warmup_${shape}_${v}.log" >/dev/null
+  for shape in "${SH[@]}"; do for v in $(variants_for "$shape"); do
+    PGOPTIONS=$(pgoptions_for "$v") "$PGBENCH" -n -M prepared -c "$maxc" -j 2 -T "$WARMUP" \
+      -f "$(script_for "$shape" "$v")" >"$OUT/warmup_${shape}_${v}.log" 2>&1 || {
+      echo "pgbench failed in the warm-up ($shape $v), see $OUT/warmup_${shape}_${v}.log" >&2; exit 1; }
   done; done
 fi
 
-printf 'round\tshape\tclients\tvariant\ttps\tintents_per_txn\tloadavg1\n' >"$OUT/results.tsv"
+printf 'round\tshape\tclients\tvariant\ttps\tintents_per_txn\tloadavg1\ttxns\twal_bytes\theap_bytes\tindex_bytes\txid_index_bytes\tpromote_s\tpgbench_tps\n' >"$OUT/results.tsv"
 n=0
 for r in $(seq 1 "$ROUNDS"); do
-  for shape in $SHAPES; do
+  for shape in "${SH[@]}"; do
+    read -r -a V <<<"$(variants_for "$shape")"
+    nv=${#V[@]}
     for c in $CLIENTS; do
       # Alternate: every variant of this cell back to back, starting from a
       # different one each round.
@@ -146,9 +228,12 @@ for r in $(seq 1 "$ROUNDS"); do
         v=${V[$(( (i + r - 1) % nv ))]}
         n=$((n + 1))
         load=$(cut -d' ' -f1 /proc/loadavg)
-        tps=$(run_one "$shape" "$v" "$c" "$TIME" "$OUT/r${r}_${shape}_c${c}_${v}.log")
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$shape" "$c" "$v" "$tps" "$(intents_per_txn "$shape")" "$load" >>"$OUT/results.tsv"
-        log "[$n/$total] round $r $shape c=$c $v: $tps tps"
+        read -r tps txns wal heap idx idx_xid promote_s ptps <<<"$(run_one "$shape" "$v" "$c" "$TIME" "$OUT/r${r}_${shape}_c${c}_${v}.log")"
+        [ -n "$ptps" ] || exit 1
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$shape" "$c" "$v" "$tps" \
+          "$(intents_per_txn "$shape")" "$load" "$txns" "$wal" "$heap" "$idx" "$idx_xid" "$promote_s" "$ptps" >>"$OUT/results.tsv"
+        ipt=$(intents_per_txn "$shape")
+        log "[$n/$total] round $r $shape c=$c $v: $tps tps, $(( wal / (txns * ipt) )) WAL B/intent$( [ "$v" = staged ] && echo ", tail promoted in ${promote_s}s (pgbench $ptps tps)")"
       done
     done
   done
@@ -157,7 +242,9 @@ done
 # Sanity: what the candidates appended is really there (and staged rows get promoted).
 psql -XAtc "SELECT 'rows: durable=' || (SELECT count(*) FROM intentlog_data.bench_durable)
             || ' staged=' || (SELECT count(*) FROM intentlog_data.bench_staged)
+            || ' staged_unpromoted=' || bench_hot_rows('bench_staged')
             || ' outbox=' || (SELECT count(*) FROM outbox)
             || ' outbox_unlogged=' || (SELECT count(*) FROM outbox_unlogged)" >>"$OUT/machine.txt"
 
+echo "elapsed=$((SECONDS / 60)) min $((SECONDS % 60)) s" >>"$OUT/machine.txt"
 python3 "$HERE/report.py" "$OUT/results.tsv" "$OUT/machine.txt" | tee "$OUT/report.md"

@@ -1,0 +1,2 @@
+\set k random(1, 100000)
+SELECT pg_logical_emit_message(true, 'intent', convert_to('acct-' || :k, 'UTF8') || '\x757073657274'::bytea || '\x0a0b6163636f756e742d31323334120f0801120b08011207757064617465641a0c08d2f0a1c00610e8ecd0c503'::bytea);
