@@ -3,7 +3,7 @@
 # callgrind, deterministic, immune to the noise of a shared machine) of each
 # variant of bench/append.sh, plus a per-function breakdown of intent_append.
 #
-#   bench/profile_append.sh [--n 1000] [--out DIR]
+#   bench/profile_append.sh [--n 1000] [--out DIR] [--scripts "single_durable single_emit ..."]
 #
 # Runs the statements of bench/scripts/*.sql as prepared statements in a
 # single-user backend (postgres --single) under callgrind, twice per variant
@@ -17,10 +17,13 @@ ROOT=$(cd "$HERE/.." && pwd)
 N=1000
 N0=100
 OUT=""
+SCRIPTS="single_durable single_staged single_plain single_unlogged single_pgq single_emit
+         batch_durable batch_staged batch_plain batch_unlogged batch_pgq batch_emit"
 while [ $# -gt 0 ]; do
   case "$1" in
     --n) N=$2; shift ;;
     --out) OUT=$2; shift ;;
+    --scripts) SCRIPTS=$2; shift ;;
     *) sed -n '2,16p' "$0"; exit 2 ;;
   esac
   shift
@@ -64,8 +67,7 @@ run_cg() {  # run_cg NAME INPUT -> callgrind file
 }
 
 printf '| variant | statement | instructions per statement | per intent |\n|---|---|---:|---:|\n' >"$OUT/profile.md"
-for name in single_durable single_staged single_plain single_unlogged single_pgq \
-            batch_durable batch_staged batch_plain batch_unlogged batch_pgq; do
+for name in $SCRIPTS; do
   script=$name
   stmt=$(statement "$script")
   label=$script
