@@ -153,9 +153,9 @@ variants_for() {
 
 sql() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1" || { echo "psql failed: $1" >&2; exit 1; }; }
 
-# run SHAPE VARIANT CLIENTS SECONDS LOGFILE -> prints "tps txns wal heap idx idx_xid promote_s pgbench_tps"
+# run SHAPE VARIANT CLIENTS SECONDS LOGFILE -> prints "tps txns wal heap idx idx_xid promote_s pgbench_tps promote_rows"
 run_one() {
-  local shape=$1 variant=$2 c=$3 t=$4 logf=$5 script tps txns lsn0 wal h0 i0 x0 h1 i1 x1 t0 t1 promote_s=0 eff
+  local shape=$1 variant=$2 c=$3 t=$4 logf=$5 script tps txns lsn0 wal h0 i0 x0 h1 i1 x1 t0 t1 promote_s=0 promote_rows=0 eff
   script=$(script_for "$shape" "$variant")
   export PGOPTIONS
   PGOPTIONS=$(pgoptions_for "$variant")
@@ -173,7 +173,7 @@ run_one() {
     # What the run appended and the maintenance worker has not promoted yet is
     # promoted now, timed: the run's throughput includes all its promotion.
     t0=$(date +%s.%N)
-    sql "SELECT bench_promote_all('bench_staged')" >/dev/null
+    promote_rows=$(sql "SELECT bench_promote_all('bench_staged')")
     t1=$(date +%s.%N)
     promote_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
     local left
@@ -193,7 +193,7 @@ run_one() {
   [ -n "$tps" ] && [ -n "$txns" ] && [ "$txns" -gt 0 ] || { echo "no tps/transactions in $logf" >&2; exit 1; }
   # TPS over the run plus the promotion of its tail (staged; 0 s otherwise).
   eff=$(awk -v n="$txns" -v tps="$tps" -v p="$promote_s" 'BEGIN { printf "%.6f", n / (n / tps + p) }')
-  echo "$eff $txns $wal $((h1 - h0)) $((i1 - i0)) $((x1 - x0)) $promote_s $tps"
+  echo "$eff $txns $wal $((h1 - h0)) $((i1 - i0)) $((x1 - x0)) $promote_s $tps $promote_rows"
 }
 
 read -r -a SH <<<"$SHAPES"
@@ -215,7 +215,7 @@ if [ "$WARMUP" -gt 0 ]; then
   done; done
 fi
 
-printf 'round\tshape\tclients\tvariant\ttps\tintents_per_txn\tloadavg1\ttxns\twal_bytes\theap_bytes\tindex_bytes\txid_index_bytes\tpromote_s\tpgbench_tps\n' >"$OUT/results.tsv"
+printf 'round\tshape\tclients\tvariant\ttps\tintents_per_txn\tloadavg1\ttxns\twal_bytes\theap_bytes\tindex_bytes\txid_index_bytes\tpromote_s\tpgbench_tps\tpromote_rows\n' >"$OUT/results.tsv"
 n=0
 for r in $(seq 1 "$ROUNDS"); do
   for shape in "${SH[@]}"; do
@@ -228,12 +228,12 @@ for r in $(seq 1 "$ROUNDS"); do
         v=${V[$(( (i + r - 1) % nv ))]}
         n=$((n + 1))
         load=$(cut -d' ' -f1 /proc/loadavg)
-        read -r tps txns wal heap idx idx_xid promote_s ptps <<<"$(run_one "$shape" "$v" "$c" "$TIME" "$OUT/r${r}_${shape}_c${c}_${v}.log")"
+        read -r tps txns wal heap idx idx_xid promote_s ptps prows <<<"$(run_one "$shape" "$v" "$c" "$TIME" "$OUT/r${r}_${shape}_c${c}_${v}.log")"
         [ -n "$ptps" ] || exit 1
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$shape" "$c" "$v" "$tps" \
-          "$(intents_per_txn "$shape")" "$load" "$txns" "$wal" "$heap" "$idx" "$idx_xid" "$promote_s" "$ptps" >>"$OUT/results.tsv"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$shape" "$c" "$v" "$tps" \
+          "$(intents_per_txn "$shape")" "$load" "$txns" "$wal" "$heap" "$idx" "$idx_xid" "$promote_s" "$ptps" "$prows" >>"$OUT/results.tsv"
         ipt=$(intents_per_txn "$shape")
-        log "[$n/$total] round $r $shape c=$c $v: $tps tps, $(( wal / (txns * ipt) )) WAL B/intent$( [ "$v" = staged ] && echo ", tail promoted in ${promote_s}s (pgbench $ptps tps)")"
+        log "[$n/$total] round $r $shape c=$c $v: $tps tps, $(( wal / (txns * ipt) )) WAL B/intent$( [ "$v" = staged ] && echo ", tail of $prows rows promoted in ${promote_s}s (pgbench $ptps tps)")"
       done
     done
   done
@@ -245,6 +245,16 @@ psql -XAtc "SELECT 'rows: durable=' || (SELECT count(*) FROM intentlog_data.benc
             || ' staged_unpromoted=' || bench_hot_rows('bench_staged')
             || ' outbox=' || (SELECT count(*) FROM outbox)
             || ' outbox_unlogged=' || (SELECT count(*) FROM outbox_unlogged)" >>"$OUT/machine.txt"
+# Bytes per row over everything the run wrote (the per-run growth in the
+# report is lumpy: under contention PostgreSQL extends a heap by many pages).
+psql -XAtc "SELECT 'bytes per row at the end (heap / all indexes / xid index): ' || string_agg(format('%s %s / %s / %s', v,
+                   round(heap::numeric / nullif(rows, 0)), round(idx::numeric / nullif(rows, 0)),
+                   round(idx_xid::numeric / nullif(rows, 0))), ', ')
+              FROM (VALUES ('durable', (SELECT count(*) FROM intentlog_data.bench_durable)),
+                           ('staged', (SELECT count(*) FROM intentlog_data.bench_staged)),
+                           ('plain', (SELECT count(*) FROM outbox)),
+                           ('unlogged', (SELECT count(*) FROM outbox_unlogged))) AS t(v, rows),
+                   LATERAL bench_sizes(v) WHERE rows > 0" >>"$OUT/machine.txt"
 
 echo "elapsed=$((SECONDS / 60)) min $((SECONDS % 60)) s" >>"$OUT/machine.txt"
 python3 "$HERE/report.py" "$OUT/results.tsv" "$OUT/machine.txt" | tee "$OUT/report.md"

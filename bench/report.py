@@ -76,9 +76,12 @@ def bytes_section(rows, shapes, clients, variants):
            "domain's logged segments; baselines: the outbox table; emit and none: no table). "
            "In the app shape the WAL per transaction includes the UPDATE (compare with `none`). "
            "staged: promotion time of the tail = the seconds bench_promote_all took after pgbench ended, "
-           "added to the run's time.", "",
-           "| shape | clients | variant | WAL B/txn | WAL B/intent | heap B/intent | index B/intent | of which xid index | staged: tail promotion s |",
-           "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+           "added to the run's time (it includes waiting for a promotion the maintenance worker has under "
+           "way, whose rows it then does not move itself), and the rows it moved. Heap growth per run is lumpy (a heap under "
+           "concurrent inserts is extended by many pages at once): the header's 'bytes per row at the end' "
+           "divides the final sizes by the rows.", "",
+           "| shape | clients | variant | WAL B/txn | WAL B/intent | heap B/intent | index B/intent | of which xid index | staged: tail promotion s | tail rows moved by bench_promote_all |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for s in shapes:
         for c in clients:
             for v in variants:
@@ -98,8 +101,9 @@ def bytes_section(rows, shapes, clients, variants):
                 has_table = v in ("durable", "durable_async", "staged", "plain", "unlogged")
                 heap, idx, xidx = (total("heap_bytes"), total("index_bytes"), total("xid_index_bytes")) if has_table else (None,) * 3
                 promo = med_of(rs, "promote_s") if v == "staged" else None
+                prow = [float(r["promote_rows"]) for r in rs if v == "staged" and r.get("promote_rows") not in (None, "")]
                 out.append(f"| {s} | {c} | {v} | {wal_txn:,.0f} | {fmt(med('wal_bytes'))} | {fmt(heap)} | {fmt(idx)} | "
-                           f"{fmt(xidx)} | {'—' if promo is None else f'{promo:.3f}'} |")
+                           f"{fmt(xidx)} | {'—' if promo is None else f'{promo:.3f}'} | {f'{statistics.median(prow):,.0f}' if prow else '—'} |")
     return out
 
 
