@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Helpers of bench/e2e.sh (end to end: append, worker and consumer at once).
+
+  e2e_stats.py stamp RAW
+      stdin: intentlog-tail JSON lines whose payload is the producer's clock
+      (microseconds since the epoch as decimal digits, zero-padded:
+      clock_timestamp() in the appending statement). The receipt clock is
+      read once per chunk read from the pipe: intentlog-tail writes a whole
+      Batch frame's lines with one write, so a chunk is what the consumer
+      printed at one moment. Writes "sent_us recv_us count attempt>1" lines
+      to RAW (one per distinct stamp in a chunk: the 100 intents of one
+      batch transaction share a stamp), flushed per chunk so the caller can
+      follow the count. Cheap enough to keep up with >200k events/s.
+  e2e_stats.py summary RAW SKIP_S T0_US TEND_US
+      over the events of RAW: "received n p50 p99 p999 max append_rate
+      recv_rate behind_at_end catchup_ms redelivered" (ms, events/s).
+      Percentiles: events sent at least SKIP_S after T0 (warm-up).
+      append_rate / recv_rate: events sent / received between T0 + SKIP and
+      TEND (the producers' end) per second. behind_at_end: events received
+      after TEND (the consumer's lag when the producers stopped), catchup_ms:
+      how long after TEND the last one arrived.
+  e2e_stats.py pgbench_log P SKIP_S FILES...
+      pgbench --log files: the P-th percentile (0..100) of the transaction
+      time without the schedule lag (the commit alone as the client saw it),
+      transactions started SKIP_S after the first one; prints "n pct_ms".
+  e2e_stats.py cpu BEFORE AFTER SECONDS CORES RATE
+      BEFORE, AFTER: "pid category ticks" lines sampled from /proc SECONDS
+      apart; prints per category "category pct_of_a_core busiest_one_pct
+      cpu_us_per_intent" (RATE intents/s), largest first, then a line
+      "bottleneck: ..." (a thread at >= 85% of a core, or all CORES busy).
+"""
+import base64
+import math
+import os
+import re
+import sys
+import time
+
+PAYLOAD = re.compile(rb'"payload":"([^"]*)"')
+RETRY = re.compile(rb'"attempt":(?!1[,}])')
+
+
+def stamp(raw):
+    out = open(raw, "w", buffering=1)
+    fd = sys.stdin.fileno()
+    rest = b""
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        now = int(time.time() * 1e6)
+        data = rest + chunk
+        cut = data.rfind(b"\n") + 1
+        rest = data[cut:]
+        data = data[:cut]
+        if not data:
+            continue
+        counts = {}
+        for p in PAYLOAD.findall(data):
+            counts[p] = counts.get(p, 0) + 1
+        redelivered = len(RETRY.findall(data))
+        lines = []
+        for p, n in counts.items():
+            try:
+                sent = int(base64.b64decode(p))
+            except ValueError:
+                continue  # not an event of the producer
+            lines.append("%d %d %d %d\n" % (sent, now, n, redelivered))
+            redelivered = 0
+        out.write("".join(lines))
+
+
+def read_raw(raw):
+    events = []  # (sent, recv, count)
+    redelivered = 0
+    with open(raw) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) != 4:
+                continue  # a line cut by a killed stamper
+            s, r, n, d = map(int, parts)
+            events.append((s, r, n))
+            redelivered += d
+    return events, redelivered
+
+
+def weighted_percentile(pairs, p):
+    """pairs: sorted (value, count); nearest rank over the counts."""
+    total = sum(n for _, n in pairs)
+    rank = max(1, math.ceil(p * total))
+    seen = 0
+    for v, n in pairs:
+        seen += n
+        if seen >= rank:
+            return v
+    return pairs[-1][0]
+
+
+def summary(raw, skip, t0, tend):
+    events, redelivered = read_raw(raw)
+    received = sum(n for _, _, n in events)
+    start = t0 + skip * 1e6
+    kept = sorted(((r - s) / 1000.0, n) for s, r, n in events if s >= start)
+    n = sum(c for _, c in kept)
+    span = max((tend - start) / 1e6, 1e-9)
+    sent_in = sum(c for s, _, c in events if start <= s <= tend)
+    recv_in = sum(c for _, r, c in events if start <= r <= tend)
+    behind = sum(c for _, r, c in events if r > tend)
+    last = max((r for _, r, _ in events), default=tend)
+    catchup = max(0.0, (last - tend) / 1000.0)
+    if not kept:
+        print("%d 0 nan nan nan nan 0 0 %d %.0f %d" % (received, behind, catchup, redelivered))
+        return
+    print("%d %d %.2f %.2f %.2f %.2f %.0f %.0f %d %.0f %d" % (
+        received, n, weighted_percentile(kept, 0.50), weighted_percentile(kept, 0.99),
+        weighted_percentile(kept, 0.999), kept[-1][0], sent_in / span, recv_in / span, behind, catchup,
+        redelivered))
+
+
+def pgbench_log(p, skip, files):
+    rows = []  # (start_us, commit_us)
+    for name in files:
+        with open(name) as f:
+            for line in f:
+                parts = line.split()
+                # client_id transaction_no time script_no time_epoch time_us [schedule_lag]
+                if len(parts) < 6 or parts[2] == "skipped":
+                    continue
+                latency = int(parts[2])
+                lag = int(parts[6]) if len(parts) > 6 else 0
+                end = int(parts[4]) * 1000000 + int(parts[5])
+                rows.append((end - latency, latency - lag))
+    if not rows:
+        print("0 nan")
+        return
+    first = min(s for s, _ in rows)
+    kept = sorted(c / 1000.0 for s, c in rows if s - first >= skip * 1e6)
+    if not kept:
+        print("0 nan")
+        return
+    rank = max(1, math.ceil(p / 100.0 * len(kept)))
+    print("%d %.2f" % (len(kept), kept[min(rank, len(kept)) - 1]))
+
+
+def cpu(before, after, secs, cores, rate):
+    """CPU per category between two samples: % of one core, the busiest
+    single process (or thread, for the worker-thread category), CPU per
+    intent at RATE, and which limit binds."""
+    def load(name):
+        d = {}
+        with open(name) as f:
+            for line in f:
+                pid, cat, ticks = line.split()
+                d[(pid, cat)] = int(ticks)
+        return d
+    b, a = load(before), load(after)
+    hz = os.sysconf("SC_CLK_TCK")
+    total, top = {}, {}
+    for key, ticks in a.items():
+        pct = 100.0 * (ticks - b.get(key, 0)) / hz / secs
+        cat = key[1]
+        total[cat] = total.get(cat, 0.0) + pct
+        top[cat] = max(top.get(cat, 0.0), pct)
+    busy = sum(v for c, v in total.items() if not c.endswith("-thread"))
+    for cat, pct in sorted(total.items(), key=lambda kv: -kv[1]):
+        us = pct / 100.0 / rate * 1e6 if rate > 0 else float("nan")
+        print("%s %.0f %.0f %.2f" % (cat, pct, top[cat], us))
+    # Single-threaded: intentlog-tail, the stamper, each backend, each worker thread.
+    single = [(top[c], c) for c in total if c in ("tail", "stamper", "worker-thread") or c.startswith("pg-backend")]
+    hot = max(single, default=(0.0, "-"))
+    largest = max(((v, c) for c, v in total.items() if not c.endswith("-thread")), default=(0.0, "-"))
+    if hot[0] >= 85:
+        print("bottleneck: %s at %.0f%% of a core (one thread); all processes %.0f%% of %d cores"
+              % (hot[1], hot[0], busy, cores))
+    elif busy >= 85 * cores:
+        print("bottleneck: CPU, all processes %.0f%% of %d cores; largest share %s %.0f%%"
+              % (busy, cores, largest[1], largest[0]))
+    else:
+        print("bottleneck: none CPU-bound (all processes %.0f%% of %d cores; largest %s %.0f%%, busiest "
+              "single thread %s %.0f%%): waits" % (busy, cores, largest[1], largest[0], hot[1], hot[0]))
+
+
+def main():
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "stamp":
+        stamp(sys.argv[2])
+    elif cmd == "summary":
+        summary(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
+    elif cmd == "pgbench_log":
+        pgbench_log(float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:])
+    elif cmd == "cpu":
+        cpu(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]))
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
