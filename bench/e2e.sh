@@ -73,7 +73,7 @@ fi
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 STAMP=$(date +%Y%m%d-%H%M)
-TSV=$OUT/$STAMP-e2e.tsv MD=$OUT/$STAMP-e2e.md
+TSV=$OUT/$STAMP-e2e.tsv MD=$OUT/$STAMP-e2e.md RAWDIR=$OUT/$STAMP-e2e
 
 export INTENTLOG_RUNDIR=${INTENTLOG_RUNDIR:-/tmp/intentlog-bench-e2e.$(id -u)}
 NCELLS=$(wc -w <<<"$CELLS")
@@ -95,10 +95,10 @@ BUILD_ID=$(git_here rev-parse --short HEAD) || BUILD_ID=unknown
 cat >"$SCRATCH/batch.sql" <<'SQL'
 \set k random(1, 100000)
 SELECT count(*) FROM intentlog.intent_append_batch('e2e',
-  ARRAY(SELECT 'acct-' || (1 + (:k + g) % 100000) FROM generate_series(1, :batch) g),
-  array_fill('upsert'::text, ARRAY[:batch]),
+  ARRAY(SELECT 'acct-' || (1 + (:k + g) % 100000) FROM generate_series(1, :batch::int) g),
+  array_fill('upsert'::text, ARRAY[:batch::int]),
   array_fill(convert_to(lpad((extract(epoch FROM clock_timestamp()) * 1000000)::bigint::text, 45, '0'), 'UTF8'),
-             ARRAY[:batch]));
+             ARRAY[:batch::int]));
 SQL
 cat >"$SCRATCH/single.sql" <<'SQL'
 \set k random(1, 100000)
@@ -120,32 +120,21 @@ pin_server() {
   for c in $(pgrep -P "$pm"); do taskset -a -p -c "$1" "$c" >/dev/null 2>&1 || true; done
 }
 
-ticks() {  # ticks PID: utime + stime of a process or thread (/proc/.../stat)
-  local s
-  s=$(cat "$1" 2>/dev/null) || return 1
-  s=${s##*) }
-  awk '{print $12 + $13}' <<<"$s"
-}
-
-# sample_cpu FILE: "pid category ticks" of every process of the measurement.
-sample_cpu() {
-  local f=$1 pm pid cat t tid
-  : >"$f"
+# watch_cpu CPUS: starts the sampler of every process of the measurement (sets M_WATCH).
+watch_cpu() {
+  local pm pid specs=()
   pm=$(head -1 "$PGDATA_DIR/postmaster.pid")
-  for pid in $(pgrep -P "$pm") "$pm"; do
-    cat=${PG_CAT[$pid]:-pg-background}
-    t=$(ticks "/proc/$pid/stat") && echo "$pid $cat $t" >>"$f"
-  done
-  for pid in ${M_PGBENCH_PID:-}; do t=$(ticks "/proc/$pid/stat") && echo "$pid pgbench $t" >>"$f"; done
-  for pid in "${M_WORKERS[@]}"; do
-    t=$(ticks "/proc/$pid/stat") && echo "$pid worker $t" >>"$f"
-    for tid in /proc/"$pid"/task/*; do
-      t=$(ticks "$tid/stat") && echo "${tid##*/} worker-thread $t" >>"$f"
-    done
-  done
-  for pid in "${M_TAILS[@]}"; do t=$(ticks "/proc/$pid/stat") && echo "$pid tail $t" >>"$f"; done
-  for pid in "${M_STAMPERS[@]}"; do t=$(ticks "/proc/$pid/stat") && echo "$pid stamper $t" >>"$f"; done
-  return 0
+  for pid in $(pgrep -P "$pm"); do specs+=("$pid:${PG_CAT[$pid]:-pg-background}"); done
+  specs+=("$pm:postmaster")
+  for pid in ${M_PGBENCH_PID:-}; do specs+=("$pid:pgbench"); done
+  for pid in "${M_WORKERS[@]}"; do specs+=("$pid:worker"); done
+  for pid in "${M_TAILS[@]}"; do specs+=("$pid:tail"); done
+  for pid in "${M_STAMPERS[@]}"; do specs+=("$pid:stamper"); done
+  E2E_CPUS=$1 $STATS watch "$SCRATCH/cpu0-$M_LABEL" "$SCRATCH/cpu1-$M_LABEL" "${specs[@]}" &
+  M_WATCH=$!
+  PIDS+=("$M_WATCH")
+  for _ in $(seq 100); do [ -s "$SCRATCH/cpu0-$M_LABEL" ] && return 0; sleep 0.1; done
+  fail "the CPU sampler did not start"
 }
 
 now_us() { date +%s%6N; }
@@ -162,7 +151,7 @@ received_count() { cat "$@" 2>/dev/null | awk '{s += $3} END {print s + 0}'; }
 measure() {
   M_LABEL=$1
   local cores=$2 workers=$3 script=$4 clients=$5; shift 5
-  local cpus ncores i name raw fifo log t0 tend s0 s1 appended got lag group=g-$1
+  local cpus ncores i name raw fifo log t0 tend appended got lag group=g-$M_LABEL
   cpus=$(cpus_of "$cores") ncores=$(ncores_of "$cores")
   q -c "SELECT intentlog.drop_domain('e2e') FROM intentlog.domains WHERE name = 'e2e'" >/dev/null
   q -c "SELECT intentlog.create_domain('e2e', partitions => 16)" >/dev/null  # durable
@@ -200,7 +189,7 @@ measure() {
     done
     [ "$split" = "$want" ] || fail "$M_LABEL: leases not split as $want: $split"
   fi
-  # The backends of the worker(s) by pid; pgbench's are named when they exist.
+  # The backends of the worker(s) by pid; those that appear once pgbench runs are pgbench's.
   declare -gA PG_CAT=()
   local pid
   while read -r pid; do PG_CAT[$pid]=pg-backend:worker; done < <(q -c "SELECT pid FROM pg_stat_activity
@@ -214,17 +203,13 @@ measure() {
     -f "$SCRATCH/$script.sql" >"$log" 2>&1 &
   M_PGBENCH_PID=$!
   PIDS+=("$M_PGBENCH_PID")
-  sleep 1.5
-  while read -r pid; do PG_CAT[$pid]=pg-backend:pgbench; done < <(q -c "SELECT pid FROM pg_stat_activity
-    WHERE application_name = 'pgbench'")
-  sample_cpu "$SCRATCH/cpu0-$M_LABEL"
-  s0=$(now_us)
-  sleep $((SECS - 3)).5
-  sample_cpu "$SCRATCH/cpu1-$M_LABEL"
-  s1=$(now_us)
+  watch_cpu "$cpus"
+  sleep "$(awk -v t0="$t0" -v now="$(now_us)" -v s="$SECS" 'BEGIN {d = (t0 + s * 1e6 - now) / 1e6; printf "%.2f", (d > 0 ? d : 0)}')"
   alive "${M_WORKERS[@]}" "${M_TAILS[@]}" "${M_STAMPERS[@]}"
   wait "$M_PGBENCH_PID" || fail "pgbench ($M_LABEL): $(tail -3 "$log")"
   tend=$(now_us)
+  kill "$M_WATCH"
+  wait "$M_WATCH" || fail "the CPU sampler failed"
   M_PGBENCH_PID=""
   M_TPS=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$log" | head -1)
   M_APPENDED_RATE=$(awk -v t="$M_TPS" -v b="$([ "$script" = batch ] && echo "$BATCH" || echo 1)" 'BEGIN {printf "%.0f", t * b}')
@@ -232,7 +217,7 @@ measure() {
   [ "${M_FAILED:-0}" = 0 ] || fail "$M_LABEL: pgbench reports $M_FAILED failed transactions"
   appended=$(q -c "SELECT count(*) FROM intentlog_data.e2e")
   M_APPENDED=$appended
-  M_CPU_SECS=$(awk -v a="$s0" -v b="$s1" 'BEGIN {printf "%.3f", (b - a) / 1e6}')
+  M_CPU_SECS=$(sed -n '1s/^# //p' "$SCRATCH/cpu1-$M_LABEL")
   M_NCORES=$ncores
   M_RECV="-" M_N="-" M_P50="-" M_P99="-" M_P999="-" M_MAX="-" M_ARATE="-" M_RRATE="-" M_BEHIND="-" M_CATCHUP="-" M_REDELIVERED="-"
   if [ "$workers" -gt 0 ]; then
@@ -262,10 +247,16 @@ measure() {
   $STATS cpu "$SCRATCH/cpu0-$M_LABEL" "$SCRATCH/cpu1-$M_LABEL" "$M_CPU_SECS" "$ncores" "$M_APPENDED_RATE" \
     >"$SCRATCH/cpu-$M_LABEL"
   M_BOTTLENECK=$(sed -n 's/^bottleneck: //p' "$SCRATCH/cpu-$M_LABEL")
+
   # category=pct% (busiest one pct%, us per intent)
-  M_CPU=$(grep -v '^bottleneck' "$SCRATCH/cpu-$M_LABEL" | awk '$2 >= 1 {printf "%s%s=%s%% (%s%%, %sus)", sep, $1, $2, $3, $4; sep=", "}')
+  M_CPU=$(grep -v '^bottleneck\|^#' "$SCRATCH/cpu-$M_LABEL" | awk '$2 >= 1 {printf "%s%s=%s%% (%s%%, %sus)", sep, $1, $2, $3, $4; sep=", "}')
   M_PGLOG=("$SCRATCH"/pgl-"$M_LABEL".*)
   rm -f "$SCRATCH"/fifo-"$M_LABEL"-*
+  # What each figure came from, kept next to the report.
+  mkdir -p "$RAWDIR/$M_LABEL"
+  echo "t0_us=$t0 pgbench_end_us=$tend cpu_window_s=$M_CPU_SECS" >"$RAWDIR/$M_LABEL/times"
+  cp "$log" "$SCRATCH"/cpu*-"$M_LABEL" "$RAWDIR/$M_LABEL/"
+  for i in $(seq "$workers"); do cp "$SCRATCH/worker-w$i-$M_LABEL.log" "$SCRATCH/tail-$M_LABEL-$i.err" "$RAWDIR/$M_LABEL/"; done
 }
 
 printf 'part\tround\tcores\tworkers\tclients\tbatch\toffered\tappended_per_s\treceived_per_s\tappended\treceived\tn\tp50_ms\tp99_ms\tp999_ms\tmax_ms\tcommit_p99_ms\tbehind_at_end\tcatchup_ms\tredelivered\tload1\tcpu\tbottleneck\n' >"$TSV"
@@ -331,3 +322,4 @@ cat "$MD"
 echo
 echo "data: $TSV"
 echo "report: $MD"
+echo "per measurement (pgbench output, CPU samples, worker logs): $RAWDIR/"

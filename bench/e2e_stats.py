@@ -23,6 +23,14 @@
       pgbench --log files: the P-th percentile (0..100) of the transaction
       time without the schedule lag (the commit alone as the client saw it),
       transactions started SKIP_S after the first one; prints "n pct_ms".
+  e2e_stats.py watch BEFORE AFTER PID:CATEGORY...
+      samples utime + stime (/proc) of each process, and of each thread of a
+      process of category worker (worker-thread), every 0.2 s until SIGTERM
+      (PID:postmaster: children of it that appear later are pgbench's backends):
+      BEFORE gets the first sample, AFTER the last value seen of each (a
+      process that exited keeps its last sample) after a line "# SECONDS"
+      (first to last sample); lines "pid category ticks". Also the busy time
+      of the CPUs in $E2E_CPUS (all CPUs if unset) as category machine.
   e2e_stats.py cpu BEFORE AFTER SECONDS CORES RATE
       BEFORE, AFTER: "pid category ticks" lines sampled from /proc SECONDS
       apart; prints per category "category pct_of_a_core busiest_one_pct
@@ -150,6 +158,8 @@ def cpu(before, after, secs, cores, rate):
         d = {}
         with open(name) as f:
             for line in f:
+                if line.startswith("#"):
+                    continue
                 pid, cat, ticks = line.split()
                 d[(pid, cat)] = int(ticks)
         return d
@@ -161,23 +171,130 @@ def cpu(before, after, secs, cores, rate):
         cat = key[1]
         total[cat] = total.get(cat, 0.0) + pct
         top[cat] = max(top.get(cat, 0.0), pct)
+    machine = total.pop("machine", 0.0)
     busy = sum(v for c, v in total.items() if not c.endswith("-thread"))
+    total["others"] = top["others"] = max(0.0, machine - busy)  # processes not of this bench
     for cat, pct in sorted(total.items(), key=lambda kv: -kv[1]):
         us = pct / 100.0 / rate * 1e6 if rate > 0 else float("nan")
         print("%s %.0f %.0f %.2f" % (cat, pct, top[cat], us))
     # Single-threaded: intentlog-tail, the stamper, each backend, each worker thread.
     single = [(top[c], c) for c in total if c in ("tail", "stamper", "worker-thread") or c.startswith("pg-backend")]
     hot = max(single, default=(0.0, "-"))
-    largest = max(((v, c) for c, v in total.items() if not c.endswith("-thread")), default=(0.0, "-"))
+    largest = max(((v, c) for c, v in total.items() if not c.endswith("-thread") and c != "others"),
+                  default=(0.0, "-"))
     if hot[0] >= 85:
         print("bottleneck: %s at %.0f%% of a core (one thread); all processes %.0f%% of %d cores"
               % (hot[1], hot[0], busy, cores))
     elif busy >= 85 * cores:
-        print("bottleneck: CPU, all processes %.0f%% of %d cores; largest share %s %.0f%%"
+        print("bottleneck: CPU, the bench's processes %.0f%% of %d cores; largest share %s %.0f%%"
               % (busy, cores, largest[1], largest[0]))
+    elif busy + total["others"] >= 85 * cores:
+        print("bottleneck: CPU shared with other processes (the bench's %.0f%%, others %.0f%% of %d cores);"
+              " largest share of the bench's: %s %.0f%%" % (busy, total["others"], cores, largest[1], largest[0]))
     else:
-        print("bottleneck: none CPU-bound (all processes %.0f%% of %d cores; largest %s %.0f%%, busiest "
-              "single thread %s %.0f%%): waits" % (busy, cores, largest[1], largest[0], hot[1], hot[0]))
+        print("bottleneck: none CPU-bound (the bench's processes %.0f%% of %d cores, others %.0f%%; largest %s"
+              " %.0f%%, busiest single thread %s %.0f%%): waits"
+              % (busy, cores, total["others"], largest[1], largest[0], hot[1], hot[0]))
+
+
+def proc_ticks(path):
+    try:
+        with open(path) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None  # exited meanwhile
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def children(pid):
+    try:
+        with open("/proc/%s/task/%s/children" % (pid, pid)) as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def sample(specs, known):
+    """specs: PID:CATEGORY; a worker's threads are sampled too (worker-thread);
+    PID:postmaster: its children not in specs are new backends (category
+    pg-backend:pgbench: nothing else connects during a measurement);
+    "machine": the busy ticks of the measured CPUs (/proc/stat)."""
+    got = {}
+    for spec in list(specs):
+        pid, cat = spec.split(":", 1)
+        if cat == "postmaster":
+            for child in children(pid):
+                if child not in known:
+                    known[child] = "pg-backend:pgbench"
+                    specs.append("%s:pg-backend:pgbench" % child)
+    busy = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            name = line.split(" ", 1)[0]
+            if name.startswith("cpu") and name != "cpu" and (CPUS is None or int(name[3:]) in CPUS):
+                cpu = [int(v) for v in line.split()[1:]]
+                busy += sum(cpu[:8]) - cpu[3] - cpu[4]  # all but idle and iowait (guest is in user)
+    got[("0", "machine")] = busy
+    for spec in specs:
+        pid, cat = spec.split(":", 1)
+        if cat == "postmaster":
+            cat = "pg-background"
+        t = proc_ticks("/proc/%s/stat" % pid)
+        if t is None:
+            continue
+        got[(pid, cat)] = t
+        if cat == "worker":
+            try:
+                tids = os.listdir("/proc/%s/task" % pid)
+            except OSError:
+                tids = []
+            for tid in tids:
+                t = proc_ticks("/proc/%s/task/%s/stat" % (pid, tid))
+                if t is not None:
+                    got[(tid, "worker-thread")] = t
+    return got
+
+
+# The CPUs of the measurement (E2E_CPUS, a taskset list such as 0-1 or 0,2): whose
+# busy time counts as "machine" (the bench's processes and others on those CPUs).
+CPUS = None
+if os.environ.get("E2E_CPUS"):
+    CPUS = set()
+    for part in os.environ["E2E_CPUS"].split(","):
+        lo, _, hi = part.partition("-")
+        CPUS.update(range(int(lo), int(hi or lo) + 1))
+
+
+def watch(before, after, specs):
+    """Samples every 0.2 s until SIGTERM: BEFORE gets the first sample, AFTER
+    the last value seen of each process (one that exited keeps its last
+    sample) and, first line, the seconds between the first and last sample."""
+    import signal
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    t0 = time.time()
+    specs = list(specs)
+    known = {spec.split(":", 1)[0]: spec.split(":", 1)[1] for spec in specs}
+    first = sample(specs, known)
+    write_sample(before + ".tmp", first)
+    os.rename(before + ".tmp", before)  # the caller waits for it
+    last, t1 = dict(first), t0
+    while not stop:
+        time.sleep(0.2)
+        now = sample(specs, known)
+        last.update(now)
+        t1 = time.time()
+    for key in last:
+        first.setdefault(key, 0)  # started after the first sample: all its CPU is in the window
+    write_sample(before, first)
+    write_sample(after, last, "%.3f" % (t1 - t0))
+
+
+def write_sample(name, got, head=None):
+    with open(name, "w") as f:
+        if head:
+            f.write("# %s\n" % head)
+        f.write("".join("%s %s %d\n" % (pid, cat, t) for (pid, cat), t in got.items()))
 
 
 def main():
@@ -188,6 +305,8 @@ def main():
         summary(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     elif cmd == "pgbench_log":
         pgbench_log(float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:])
+    elif cmd == "watch":
+        watch(sys.argv[2], sys.argv[3], sys.argv[4:])
     elif cmd == "cpu":
         cpu(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]))
     else:

@@ -25,6 +25,9 @@ bench_cluster() {
 
 bench_cluster_stop() {
   local rc=$?
+  # Not errexit here: `(exit $rc)` would end the trap before cleanup kills the
+  # bench's processes (they would outlive it, holding its output pipe).
+  set +e
   "$HERE/scripts/pg.sh" stop "$BENCH_CLUSTER" --rm >/dev/null 2>&1 || true
   (exit $rc)
   cleanup
