@@ -244,7 +244,7 @@ measure() {
       <<<"$($STATS summary "$SCRATCH/raw-$M_LABEL" 1 "$t0" "$tend")"
     [ "$M_RECV" -ge "$appended" ] || fail "$M_LABEL: $appended appended, $M_RECV received"
   fi
-  $STATS cpu "$SCRATCH/cpu0-$M_LABEL" "$SCRATCH/cpu1-$M_LABEL" "$M_CPU_SECS" "$ncores" "$M_APPENDED_RATE" \
+  $STATS cpu "$SCRATCH/cpu0-$M_LABEL" "$SCRATCH/cpu1-$M_LABEL" "$M_CPU_SECS" "$ncores" "$M_APPENDED_RATE" "$M_RRATE" \
     >"$SCRATCH/cpu-$M_LABEL"
   M_BOTTLENECK=$(sed -n 's/^bottleneck: //p' "$SCRATCH/cpu-$M_LABEL")
 

@@ -87,7 +87,7 @@ def main():
             vals = [median([cpu_us(r["cpu"]).get(k, float("nan")) for r in rs]) for k in cats]
             print("| %s | %s | " % c + " | ".join("%.2f" % v if v == v else "-" for v in vals) + " |")
         print()
-        print("(pg-backend:pgbench: the appending backends; pg-backend:worker: the worker's fetches, cursor and"
+        print("(per intent appended; the delivery side (pg-backend:worker, worker, tail, stamper) per intent received. pg-backend:pgbench: the appending backends; pg-backend:worker: the worker's fetches, cursor and"
               " lease commits; pg-background: walwriter, checkpointer, maintenance, ...; worker-thread: the"
               " busiest thread is the one that counts, the column sums all threads like worker)")
         print()

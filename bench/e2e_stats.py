@@ -31,10 +31,12 @@
       process that exited keeps its last sample) after a line "# SECONDS"
       (first to last sample); lines "pid category ticks". Also the busy time
       of the CPUs in $E2E_CPUS (all CPUs if unset) as category machine.
-  e2e_stats.py cpu BEFORE AFTER SECONDS CORES RATE
+  e2e_stats.py cpu BEFORE AFTER SECONDS CORES RATE [RECV_RATE]
       BEFORE, AFTER: "pid category ticks" lines sampled from /proc SECONDS
       apart; prints per category "category pct_of_a_core busiest_one_pct
-      cpu_us_per_intent" (RATE intents/s), largest first, then a line
+      cpu_us_per_intent" (per intent appended at RATE/s; the delivery side's,
+      pg-backend:worker, worker, tail, stamper, per intent received at
+      RECV_RATE/s when given), largest first, then a line
       "bottleneck: ..." (a thread at >= 85% of a core, or all CORES busy).
 """
 import base64
@@ -150,7 +152,10 @@ def pgbench_log(p, skip, files):
     print("%d %.2f" % (len(kept), kept[min(rank, len(kept)) - 1]))
 
 
-def cpu(before, after, secs, cores, rate):
+DELIVERY = ("pg-backend:worker", "worker", "worker-thread", "tail", "stamper")
+
+
+def cpu(before, after, secs, cores, rate, recv_rate):
     """CPU per category between two samples: % of one core, the busiest
     single process (or thread, for the worker-thread category), CPU per
     intent at RATE, and which limit binds."""
@@ -175,7 +180,8 @@ def cpu(before, after, secs, cores, rate):
     busy = sum(v for c, v in total.items() if not c.endswith("-thread"))
     total["others"] = top["others"] = max(0.0, machine - busy)  # processes not of this bench
     for cat, pct in sorted(total.items(), key=lambda kv: -kv[1]):
-        us = pct / 100.0 / rate * 1e6 if rate > 0 else float("nan")
+        r = recv_rate if cat in DELIVERY and recv_rate > 0 else rate  # per intent delivered / appended
+        us = pct / 100.0 / r * 1e6 if r > 0 else float("nan")
         print("%s %.0f %.0f %.2f" % (cat, pct, top[cat], us))
     # Single-threaded: intentlog-tail, the stamper, each backend, each worker thread.
     single = [(top[c], c) for c in total if c in ("tail", "stamper", "worker-thread") or c.startswith("pg-backend")]
@@ -308,7 +314,8 @@ def main():
     elif cmd == "watch":
         watch(sys.argv[2], sys.argv[3], sys.argv[4:])
     elif cmd == "cpu":
-        cpu(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]))
+        cpu(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6]),
+            float(sys.argv[7]) if len(sys.argv) > 7 and sys.argv[7] != "-" else 0.0)
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
