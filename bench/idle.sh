@@ -2,7 +2,7 @@
 # Idle partitions must be free (issue 19, goal 4): what 16 -> 1,024 partitions
 # cost in CPU when nothing is appended, and under the same small load.
 #
-# One database per partition count N (N/16 domains of 16 partitions, every
+# One database per partition count N (N/8 domains of 8 partitions, every
 # other one staged: staged partitions have promotion work). Each round visits
 # every N (ascending in odd rounds, descending in even ones): it starts an
 # intentlog-worker on that database and an intentlog-tail subscribed to all
@@ -34,7 +34,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 ARGS="$*"
-ROUNDS=3 SECS=10 SETTLE=4 RATE=1000 PARTS="16 64 256 1024" BUILD=1 LABEL=""
+ROUNDS=3 SECS=10 SETTLE=10 RATE=1000 PARTS="16 64 256 1024" BUILD=1 LABEL=""
 while [ $# -gt 0 ]; do
   case $1 in
     --rounds) ROUNDS=$2; shift 2 ;;
@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 for n in $PARTS; do
-  [ $((n % 16)) = 0 ] && [ "$n" -ge 16 ] || { echo "--parts: multiples of 16 only" >&2; exit 2; }
+  [ $((n % 16)) = 0 ] && [ "$n" -ge 16 ] || { echo "--parts: multiples of 16 only" >&2; exit 2; }  # 2+ domains of 8
 done
 export INTENTLOG_RUNDIR=${INTENTLOG_RUNDIR:-/tmp/intentlog-bench-idle.$(id -u)}
 NPARTS=$(wc -w <<<"$PARTS")
@@ -66,7 +66,7 @@ APP=intentlog-bench-worker
 TICKS=$(getconf CLK_TCK)
 
 db_of() { echo "${TEST_DB}_n$1"; }
-domains_of() { local i; for ((i = 0; i < $1 / 16; i++)); do printf 'd%03d\n' "$i"; done; }
+domains_of() { local i; for ((i = 0; i < $1 / 8; i++)); do printf 'd%03d\n' "$i"; done; }
 
 # Every database and its domains first (even domains durable, odd staged).
 echo "== creating $(echo "$PARTS" | tr ' ' '+') partitions" >&2
@@ -74,9 +74,9 @@ for n in $PARTS; do
   db=$(db_of "$n")
   psql -XAtq -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
   psql -XAtq -d "$db" -v ON_ERROR_STOP=1 -c "CREATE EXTENSION intentlog" \
-    -c "SELECT count(intentlog.create_domain(format('d%s', lpad(i::text, 3, '0')), partitions => 16,
+    -c "SELECT count(intentlog.create_domain(format('d%s', lpad(i::text, 3, '0')), partitions => 8,
                  durability => CASE WHEN i % 2 = 0 THEN 'durable' ELSE 'staged' END))
-          FROM generate_series(0, $n / 16 - 1) i" >/dev/null
+          FROM generate_series(0, $n / 8 - 1) i" >/dev/null
 done
 
 cat >"$SCRATCH/load.sql" <<'SQL'
@@ -131,7 +131,7 @@ OUT=$SCRATCH/windows
 : >"$OUT"
 echo "bench/idle.sh $ARGS"
 echo "build $BUILD_ID, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg) at start;" \
-  "N partitions = N/16 domains x 16 (half durable, half staged), one intentlog-worker and one intentlog-tail" \
+  "N partitions = N/8 domains x 8 (half durable, half staged), one intentlog-worker and one intentlog-tail" \
   "(all domains) per measured database, maintenance_naptime $(psql -XAtq -d postgres -c 'SHOW intentlog.maintenance_naptime');" \
   "windows of ${SECS}s after ${SETTLE}s settling; load: pgbench -R $RATE -c 2, half to d000 (durable), half to d001 (staged)"
 printf '%-5s %-6s %5s %7s %7s %8s %7s %6s\n' N phase round maint% worker% wbackend% total% load1
@@ -152,6 +152,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
       >/dev/null 2>"$SCRATCH/tail-n$n-r$r.err" &
     TAIL_PID=$!
     PIDS+=("$TAIL_PID")
+    # Every domain's leases taken (bounded), then the settling time.
+    for _ in $(seq 600); do [ "$(grep -c 'event=leases ' "$log")" -ge $((n / 8)) ] && break; sleep 0.1; done
     sleep "$SETTLE"
     window "$n" idle "$r"
     pgbench -n -M prepared -c 2 -j 1 -R "$RATE" -T $((SECS + 2)) -f "$SCRATCH/load.sql" "$db" \
