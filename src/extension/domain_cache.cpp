@@ -1,5 +1,9 @@
 #include "extension/domain_cache.h"
 
+extern "C" {
+#include "utils/syscache.h"
+}
+
 namespace intentlog::pg {
 namespace {
 
@@ -7,6 +11,7 @@ HTAB* domains_by_name = nullptr;
 HTAB* domain_of_rel = nullptr;  // hot relation oid -> domain name
 MemoryContext cache_cxt = nullptr;
 Oid domains_table_oid = InvalidOid;
+uint64 domains_changes = 1;  // bumped by every invalidation of intentlog.domains
 
 struct RelMapEntry {
   Oid rel;  // hash key
@@ -40,8 +45,10 @@ void invalidate_all() {
 // Relcache callback: runs inside AcceptInvalidationMessages, so it must not
 // touch the database; it only marks entries stale.
 void relcache_callback(Datum, Oid relid) {
+  const bool domains = relid == InvalidOid || relid == domains_table_oid;
+  if (domains) ++domains_changes;
   if (domains_by_name == nullptr) return;
-  if (relid == InvalidOid || relid == domains_table_oid) {
+  if (domains) {
     invalidate_all();
     return;
   }
@@ -143,6 +150,19 @@ void load(DomainEntry* e) {
 }
 
 }  // namespace
+
+uint64 domains_generation() {
+  if (domains_table_oid == InvalidOid) {
+    Oid nsp = get_namespace_oid("intentlog", true);
+    if (nsp != InvalidOid) domains_table_oid = get_relname_relid("domains", nsp);
+    ++domains_changes;  // nothing read before this was watched
+  } else if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(domains_table_oid))) {
+    domains_table_oid = InvalidOid;  // the extension was dropped: watch its next table
+    ++domains_changes;
+  }
+  AcceptInvalidationMessages();
+  return domains_changes;
+}
 
 void register_cache_callbacks() { CacheRegisterRelcacheCallback(relcache_callback, (Datum)0); }
 

@@ -41,4 +41,10 @@ PartitionTarget* lock_append_target(DomainEntry* entry, int partition);
 
 void register_cache_callbacks();
 
+// A number that changes whenever intentlog.domains may have changed (a domain
+// created, dropped or altered, the extension re-created): what a backend read
+// from the catalog under an older number may be stale. Processes pending
+// invalidations first; call it inside a transaction.
+uint64 domains_generation();
+
 }  // namespace intentlog::pg

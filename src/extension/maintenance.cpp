@@ -1,6 +1,8 @@
 #include "extension/maintenance.h"
 
 #include "extension/pg.h"
+#include "extension/domain_cache.h"
+#include "extension/wakeup.h"
 
 extern "C" {
 #include "access/heapam.h"
@@ -166,74 +168,282 @@ bool in_transaction(const char* activity, TransactionBody body, void* arg) {
   return ok;
 }
 
-// Rotation and retention (segment_rows, segment_age, retention) need no
-// more than this often; promotion is looked at every round.
+// What a round costs follows activity, not the number of partitions. The
+// worker keeps, per partition, what may need work, and gives a partition a
+// transaction only then:
+//   promote  staged and appended to (a commit stamped it in the wake-up shared
+//            memory, wakeup.h) since a promotion check last found nothing to
+//            move; checked every round, promoted when due;
+//   active   appended to or promoted into since housekeeping last looked at
+//            it: rotation by segment_rows is possible;
+//   aged     its current segment is older than segment_age (read from the
+//            catalog), unless housekeeping found it empty since the partition
+//            was last active (then looked at again every 10 minutes only);
+//   expired  it has a sealed segment past retention (read from the catalog),
+//            looked at again after 1 s doubling to a minute while consumer
+//            groups have not read past it.
+// Housekeeping (about once a second) is one transaction: the version check,
+// crash-gap detection, the partition list when intentlog.domains changed, and
+// one catalog query for the aged and expired partitions. Every partition is
+// looked at once when the worker starts or first sees it, and every staged
+// one again every kFullSweepEveryMs, for rows that reached a hot table without
+// a stamp (the COMMIT PREPARED of a two-phase transaction, a restore's COPY).
 constexpr long kHousekeepingEveryMs = 1000;
+constexpr long kFullSweepEveryMs = 10000;
+constexpr long kRetainBackoffMinMs = 1000;
+constexpr long kRetainBackoffMaxMs = 60000;
+constexpr long kAgeRecheckMs = 600000;
+
+struct PartitionState {
+  int32 domain_id;
+  int32 partition;
+  bool staged;
+  bool promote;
+  bool active;
+  TimestampTz age_recheck_at;  // found empty and older than segment_age, not active since: not before this
+  TimestampTz retain_at;
+  long retain_backoff_ms;
+};
 
 // One partition of a round, as maintain_partition gets it.
 struct PartitionWork {
   int32 domain_id;
   int32 partition;
   bool housekeeping;  // rotation and retention too
+  int state;          // index into Partitions::parts
+  bool retention;     // looked at for an expired segment
+  bool aged;          // its segment was older than segment_age
+  // Results.
+  int64 promoted;
+  bool rotated;
+  int dropped;
+  bool lock_wait;
 };
 
-// What a round works through, filled by list_partitions.
+struct Partitions {
+  uint64 generation;  // domains_generation() the list was read under; 0: never
+  int n;
+  PartitionState* parts;  // sorted by (domain_id, partition), in TopMemoryContext
+  uint64 seen_tick;       // stamps up to this tick are merged into the flags
+  TimestampTz housekept_at;
+  TimestampTz swept_at;
+};
+
+// What a round works through, filled by plan_round.
 struct RoundPlan {
   bool extension_present;
-  bool housekeeping;  // this round also rotates and applies retention
-  int npartitions;
-  PartitionWork* partitions;  // in TopMemoryContext
+  bool housekeeping;  // this round also looks at rotation and retention
+  bool sweep;         // this round looks at every staged partition's promotion
+  int nwork;
+  PartitionWork* work;  // in TopMemoryContext
+  int capacity;
 };
 
-// Lists the partitions that need a transaction this round: those whose
-// promotion is due, or all of them on a housekeeping round. An idle round
-// costs this one query. None while the installed SQL is not this library's
-// version.
-void list_partitions(void* arg) {
-  auto* plan = static_cast<RoundPlan*>(arg);
-  int rc = SPI_execute("SELECT extversion FROM pg_extension WHERE extname = 'intentlog'", true, 1);
-  plan->extension_present = rc == SPI_OK_SELECT && SPI_processed == 1;
-  plan->npartitions = 0;
-  if (!plan->extension_present) return;
-  if (!versions_match(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))) return;
-  SPI_execute("SELECT intentlog._recover_after_crash()", false, 0);
-  rc = SPI_execute(
-      "SELECT p.domain_id, p.partition,"
-      " intentlog._promotion_due(d.durability, p.promoted_at, d.promote_after, p.hot_rel, p.promote_cursor)"
-      " FROM intentlog.partitions p JOIN intentlog.domains d USING (domain_id) ORDER BY 1, 2",
+Partitions known = {0, 0, nullptr, 0, 0, 0};
+
+int find_state(int32 domain_id, int32 partition) {
+  int lo = 0, hi = known.n - 1;
+  while (lo <= hi) {
+    const int mid = (lo + hi) / 2;
+    const PartitionState& p = known.parts[mid];
+    if (p.domain_id == domain_id && p.partition == partition) return mid;
+    if (p.domain_id < domain_id || (p.domain_id == domain_id && p.partition < partition))
+      lo = mid + 1;
+    else
+      hi = mid - 1;
+  }
+  return -1;
+}
+
+// Reads the partition list again (intentlog.domains changed). Partitions
+// already known keep their state; new ones start with every flag set.
+void refresh_partitions(uint64 generation) {
+  int rc = SPI_execute(
+      "SELECT p.domain_id, p.partition, d.durability = 'staged' FROM intentlog.partitions p"
+      " JOIN intentlog.domains d USING (domain_id) ORDER BY 1, 2",
       true, 0);
-  if (rc != SPI_OK_SELECT) return;
-  if (plan->partitions != nullptr) pfree(plan->partitions);
-  plan->partitions =
-      static_cast<PartitionWork*>(MemoryContextAlloc(TopMemoryContext, sizeof(PartitionWork) * (SPI_processed + 1)));
-  int n = 0;
+  if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog maintenance: cannot list partitions");
+  auto* parts = static_cast<PartitionState*>(
+      MemoryContextAlloc(TopMemoryContext, sizeof(PartitionState) * (SPI_processed + 1)));
   for (uint64 i = 0; i < SPI_processed; ++i) {
     HeapTuple row = SPI_tuptable->vals[i];
     bool isnull;
-    const bool due = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull)) && !isnull;
-    if (!due && !plan->housekeeping) continue;
-    plan->partitions[n].domain_id = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
-    plan->partitions[n].partition = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
-    plan->partitions[n].housekeeping = plan->housekeeping;
-    ++n;
+    PartitionState p;
+    p.domain_id = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+    p.partition = DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull));
+    p.staged = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
+    const int old = find_state(p.domain_id, p.partition);
+    if (old >= 0) {
+      p = known.parts[old];
+    } else {
+      p.promote = p.staged;
+      p.active = true;
+      p.age_recheck_at = 0;
+      p.retain_at = 0;
+      p.retain_backoff_ms = kRetainBackoffMinMs;
+    }
+    parts[i] = p;
   }
-  plan->npartitions = n;
+  if (known.parts != nullptr) pfree(known.parts);
+  known.parts = parts;
+  known.n = static_cast<int>(SPI_processed);
+  known.generation = generation;
+}
+
+void add_work(RoundPlan* plan, int state, bool housekeeping, bool retention, bool aged) {
+  for (int i = 0; i < plan->nwork; ++i)
+    if (plan->work[i].state == state) {
+      plan->work[i].housekeeping = plan->work[i].housekeeping || housekeeping;
+      plan->work[i].retention = plan->work[i].retention || retention;
+      plan->work[i].aged = plan->work[i].aged || aged;
+      return;
+    }
+  if (plan->nwork == plan->capacity) {
+    const int capacity = Max(64, plan->capacity * 2);
+    auto* work = static_cast<PartitionWork*>(MemoryContextAlloc(TopMemoryContext, sizeof(PartitionWork) * capacity));
+    if (plan->work != nullptr) {
+      memcpy(work, plan->work, sizeof(PartitionWork) * plan->nwork);
+      pfree(plan->work);
+    }
+    plan->work = work;
+    plan->capacity = capacity;
+  }
+  PartitionWork& w = plan->work[plan->nwork++];
+  w = PartitionWork{known.parts[state].domain_id, known.parts[state].partition, housekeeping, state, retention, aged, 0,
+                    false, 0, false};
+}
+
+// Int4 array of the flagged partitions' domain ids or partition numbers.
+Datum flagged_array(const int* states, int n, bool partitions) {
+  Datum* d = static_cast<Datum*>(palloc(sizeof(Datum) * (n + 1)));
+  for (int i = 0; i < n; ++i)
+    d[i] = Int32GetDatum(partitions ? known.parts[states[i]].partition : known.parts[states[i]].domain_id);
+  return PointerGetDatum(construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT));
+}
+
+// Housekeeping's catalog query: partitions with a segment past segment_age or
+// a sealed one past retention (no relation of the partition is opened).
+void plan_housekeeping(RoundPlan* plan, TimestampTz now) {
+  int rc = SPI_execute(
+      "SELECT p.domain_id, p.partition, s.created_at <= now() - d.segment_age,"
+      " EXISTS (SELECT 1 FROM intentlog.segments x WHERE x.domain_id = p.domain_id AND x.partition = p.partition"
+      "         AND x.sealed_at <= now() - d.retention)"
+      " FROM intentlog.partitions p JOIN intentlog.domains d USING (domain_id)"
+      " JOIN intentlog.segments s ON s.domain_id = p.domain_id AND s.partition = p.partition AND s.rel = p.durable_rel"
+      " WHERE s.created_at <= now() - d.segment_age"
+      "    OR EXISTS (SELECT 1 FROM intentlog.segments x WHERE x.domain_id = p.domain_id AND x.partition = p.partition"
+      "               AND x.sealed_at <= now() - d.retention)",
+      true, 0);
+  if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog maintenance: cannot list segments");
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    HeapTuple row = SPI_tuptable->vals[i];
+    bool isnull;
+    const int state = find_state(DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)),
+                                 DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull)));
+    if (state < 0) continue;
+    const bool aged = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull));
+    const bool expired = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 4, &isnull));
+    const PartitionState& p = known.parts[state];
+    const bool retention = expired && p.retain_at <= now;
+    if ((aged && p.age_recheck_at <= now) || retention) add_work(plan, state, true, retention, aged);
+  }
+  for (int i = 0; i < known.n; ++i)
+    if (known.parts[i].active) add_work(plan, i, true, false, false);
+}
+
+// The flagged staged partitions (every staged one on a sweep): those with
+// nothing to move lose the flag, those whose promotion is due are worked on.
+void plan_promotions(RoundPlan* plan) {
+  int* states = static_cast<int*>(palloc(sizeof(int) * (known.n + 1)));
+  int n = 0;
+  for (int i = 0; i < known.n; ++i)
+    if (known.parts[i].staged && (known.parts[i].promote || plan->sweep)) states[n++] = i;
+  if (n == 0) return;
+  static SPIPlanPtr query = nullptr;
+  if (query == nullptr) {
+    Oid types[2] = {INT4ARRAYOID, INT4ARRAYOID};
+    SPIPlanPtr q = SPI_prepare(
+        "SELECT p.domain_id, p.partition, intentlog._promotable(p.hot_rel, p.promote_cursor),"
+        " p.promoted_at + d.promote_after <= now() + interval '300 milliseconds'"
+        " FROM unnest($1, $2) AS w(domain_id, partition)"
+        " JOIN intentlog.partitions p ON p.domain_id = w.domain_id AND p.partition = w.partition"
+        " JOIN intentlog.domains d ON d.domain_id = p.domain_id",
+        2, types);
+    if (q == nullptr) elog(ERROR, "intentlog maintenance: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+    SPI_keepplan(q);
+    query = q;
+  }
+  Datum values[2] = {flagged_array(states, n, false), flagged_array(states, n, true)};
+  if (SPI_execute_plan(query, values, nullptr, true, 0) != SPI_OK_SELECT)
+    elog(ERROR, "intentlog maintenance: cannot check promotions");
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    HeapTuple row = SPI_tuptable->vals[i];
+    bool isnull;
+    const int state = find_state(DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull)),
+                                 DatumGetInt32(SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull)));
+    if (state < 0) continue;
+    bool null_promotable;
+    const bool promotable = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &null_promotable));
+    const bool due = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 4, &isnull));
+    if (null_promotable || !promotable) {
+      // A commit after the tick this round read stamps it again.
+      known.parts[state].promote = false;
+      continue;
+    }
+    known.parts[state].promote = true;
+    if (due) add_work(plan, state, false, false, false);
+  }
+  pfree(states);
+}
+
+// Plans a round: on housekeeping rounds the version check, crash gaps, the
+// partition list and the housekeeping query; then the promotion checks. None
+// while the installed SQL is not this library's version.
+void plan_round(void* arg) {
+  auto* plan = static_cast<RoundPlan*>(arg);
+  const TimestampTz now = GetCurrentTimestamp();
+  if (plan->housekeeping) {
+    int rc = SPI_execute("SELECT extversion FROM pg_extension WHERE extname = 'intentlog'", true, 1);
+    plan->extension_present = rc == SPI_OK_SELECT && SPI_processed == 1;
+    if (!plan->extension_present) return;
+    if (!versions_match(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1))) {
+      known.generation = 0;  // read everything again once they match
+      plan->housekeeping = false;
+      return;
+    }
+    SPI_execute("SELECT intentlog._recover_after_crash()", false, 0);
+    const uint64 generation = domains_generation();
+    if (generation != known.generation) refresh_partitions(generation);
+    plan_housekeeping(plan, now);
+  }
+  if (known.generation == 0) return;  // not read yet: the next housekeeping round does
+  plan_promotions(plan);
 }
 
 void maintain_partition(void* arg) {
   static SPIPlanPtr plan = nullptr;
   if (plan == nullptr) {
     Oid types[3] = {INT4OID, INT4OID, BOOLOID};
-    SPIPlanPtr p = SPI_prepare("SELECT lock_wait FROM intentlog._maintain_partition($1, $2, $3)", 3, types);
+    SPIPlanPtr p = SPI_prepare(
+        "SELECT promoted, rotated, dropped, lock_wait FROM intentlog._maintain_partition($1, $2, $3)", 3, types);
     if (p == nullptr) elog(ERROR, "intentlog maintenance: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
     SPI_keepplan(p);
     plan = p;
   }
-  const auto* work = static_cast<const PartitionWork*>(arg);
+  auto* work = static_cast<PartitionWork*>(arg);
   Datum values[3] = {Int32GetDatum(work->domain_id), Int32GetDatum(work->partition), BoolGetDatum(work->housekeeping)};
   if (SPI_execute_plan(plan, values, nullptr, false, 1) == SPI_OK_SELECT && SPI_processed == 1) {
-    char* lock_wait = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+    HeapTuple row = SPI_tuptable->vals[0];
+    bool isnull;
+    Datum v = SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull);
+    work->promoted = isnull ? 0 : DatumGetInt64(v);
+    v = SPI_getbinval(row, SPI_tuptable->tupdesc, 2, &isnull);
+    work->rotated = !isnull && DatumGetBool(v);
+    v = SPI_getbinval(row, SPI_tuptable->tupdesc, 3, &isnull);
+    work->dropped = isnull ? 0 : DatumGetInt32(v);
+    char* lock_wait = SPI_getvalue(row, SPI_tuptable->tupdesc, 4);
     if (lock_wait != nullptr) {
+      work->lock_wait = true;
       char activity[96];
       snprintf(activity, sizeof(activity), "rotation and retention of domain %d partition %d put off", work->domain_id,
                work->partition);
@@ -242,22 +452,75 @@ void maintain_partition(void* arg) {
   }
 }
 
-// One round: crash gaps and the partitions with work, then each of them in a
-// transaction of its own. Returns whether the database has intentlog.
+// What a partition's transaction leaves for the next rounds.
+void note_done(const PartitionWork& w, bool ok, TimestampTz now) {
+  if (w.state >= known.n) return;
+  PartitionState& p = known.parts[w.state];
+  if (p.domain_id != w.domain_id || p.partition != w.partition) return;
+  if (!ok) {  // an error or a lock wait: the same work next round
+    if (w.housekeeping) p.active = true;
+    return;
+  }
+  if (w.promoted > 0) {  // rows reached the segment: rotation may be due, and the hot table may hold more
+    p.active = true;
+    p.age_recheck_at = 0;
+  }
+  if (!w.housekeeping || w.lock_wait) return;
+  if (w.promoted == 0) p.active = false;
+  // Aged and not rotated: empty. Its next rows come with a stamp or a promotion.
+  if (w.aged && !w.rotated && w.promoted == 0) p.age_recheck_at = TimestampTzPlusMilliseconds(now, kAgeRecheckMs);
+  if (w.retention) {
+    if (w.dropped > 0) {
+      p.retain_backoff_ms = kRetainBackoffMinMs;
+      p.retain_at = 0;
+    } else {
+      p.retain_at = TimestampTzPlusMilliseconds(now, p.retain_backoff_ms);
+      p.retain_backoff_ms = Min(p.retain_backoff_ms * 2, kRetainBackoffMaxMs);
+    }
+  }
+}
+
+// Merges the partitions stamped since the last round into their flags.
+void merge_stamps() {
+  const uint64 tick = wakeup_tick();
+  if (tick == known.seen_tick && tick != 0) return;
+  for (int i = 0; i < known.n; ++i) {
+    PartitionState& p = known.parts[i];
+    if (!wakeup_stamped_since(p.domain_id, p.partition, known.seen_tick)) continue;
+    if (p.staged) p.promote = true;
+    p.active = true;
+    p.age_recheck_at = 0;
+  }
+  known.seen_tick = tick;
+}
+
+bool any_promote_flag() {
+  for (int i = 0; i < known.n; ++i)
+    if (known.parts[i].promote) return true;
+  return false;
+}
+
+// One round. Returns whether the database has intentlog.
 bool run_round(RoundPlan* plan) {
-  static TimestampTz housekept_at = 0;
   TimestampTz now = GetCurrentTimestamp();
-  plan->housekeeping = TimestampDifferenceExceeds(housekept_at, now, kHousekeepingEveryMs);
-  if (plan->housekeeping) housekept_at = now;
-  if (!in_transaction("intentlog maintenance: list partitions", list_partitions, plan)) return true;
-  for (int i = 0; i < plan->npartitions && !ShutdownRequestPending; ++i) {
+  merge_stamps();
+  plan->housekeeping = known.generation == 0 || TimestampDifferenceExceeds(known.housekept_at, now, kHousekeepingEveryMs);
+  plan->sweep = plan->housekeeping && TimestampDifferenceExceeds(known.swept_at, now, kFullSweepEveryMs);
+  plan->nwork = 0;
+  if (!plan->housekeeping && !any_promote_flag()) return true;  // an idle round: no transaction at all
+  if (plan->housekeeping) known.housekept_at = now;
+  if (plan->sweep) known.swept_at = now;
+  if (!in_transaction("intentlog maintenance: plan round", plan_round, plan)) return true;
+  if (plan->housekeeping && !plan->extension_present) return false;
+  for (int i = 0; i < plan->nwork && !ShutdownRequestPending; ++i) {
     char activity[96];
-    snprintf(activity, sizeof(activity), "intentlog maintenance: domain %d partition %d", plan->partitions[i].domain_id,
-             plan->partitions[i].partition);
-    (void)in_transaction(activity, maintain_partition, &plan->partitions[i]);
+    snprintf(activity, sizeof(activity), "intentlog maintenance: domain %d partition %d", plan->work[i].domain_id,
+             plan->work[i].partition);
+    const bool ok = in_transaction(activity, maintain_partition, &plan->work[i]);
+    note_done(plan->work[i], ok, now);
     CHECK_FOR_INTERRUPTS();
   }
-  return plan->extension_present;
+  return true;
 }
 
 // The databases a worker may serve, read from the shared catalog directly: the
@@ -382,7 +645,7 @@ void intentlog_maintenance_main(Datum arg) {
   // LOCK TABLE, CREATE INDEX, VACUUM FULL): that partition's work waits for
   // the next round, the other partitions' does not.
   SetConfigOption("lock_timeout", "200", PGC_SUSET, PGC_S_OVERRIDE);
-  RoundPlan plan = {false, false, 0, nullptr};
+  RoundPlan plan = {true, false, false, 0, nullptr, 0};
   while (!ShutdownRequestPending) {
     if (ConfigReloadPending) {
       ConfigReloadPending = false;

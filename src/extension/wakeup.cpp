@@ -1,5 +1,6 @@
 #include "extension/wakeup.h"
 
+#include "extension/domain_cache.h"
 #include "extension/error_boundary.h"
 
 extern "C" {
@@ -52,20 +53,38 @@ void stamp_max(pg_atomic_uint64* slot, uint64 tick) {
   }
 }
 
+// Stamps the noted partitions and then moves the tick to a value no lower
+// than the stamps, in that order: a reader that sees the new tick also sees
+// the stamps, so it reports them however their commits interleave with its
+// read (a stamp written after the tick moved could be read as old and missed).
+// A concurrent commit moving the tick first makes this one stamp again with the
+// next value.
+void stamp_and_tick() {
+  uint64 cur = pg_atomic_read_u64(&shared->tick);
+  for (;;) {
+    const uint64 next = cur + 1;
+    if (overflowed) {
+      for (int i = 0; i < kSlots; ++i) stamp_max(&shared->stamps[i], next);
+    } else {
+      for (int i = 0; i < nnoted; ++i)
+        stamp_max(&shared->stamps[slot_of(MyDatabaseId, noted[i].domain_id, noted[i].partition)], next);
+    }
+    if (pg_atomic_compare_exchange_u64(&shared->tick, &cur, next)) return;
+  }
+}
+
 void on_xact(XactEvent event, void*) {
   if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT && event != XACT_EVENT_PARALLEL_COMMIT &&
       event != XACT_EVENT_PREPARE)
     return;
-  if (event == XACT_EVENT_COMMIT && (nnoted > 0 || overflowed) && shared != nullptr) {
-    // Runs after the commit is visible: a waiter that sees the new tick and
-    // then fetches sees these intents.
-    uint64 tick = pg_atomic_add_fetch_u64(&shared->tick, 1);
-    if (overflowed) {
-      for (int i = 0; i < kSlots; ++i) stamp_max(&shared->stamps[i], tick);
-    } else {
-      for (int i = 0; i < nnoted; ++i)
-        stamp_max(&shared->stamps[slot_of(MyDatabaseId, noted[i].domain_id, noted[i].partition)], tick);
-    }
+  // Runs after the commit is visible: a waiter that sees the new tick and
+  // then fetches sees these intents. A prepared transaction stamps too: its
+  // COMMIT PREPARED runs in a session that knows nothing of its partitions,
+  // so readers learn of it now and keep it pending in their cursors until it
+  // ends (the worker and maintenance look again at partitions with pending
+  // transactions).
+  if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE) && (nnoted > 0 || overflowed) && shared != nullptr) {
+    stamp_and_tick();
     ConditionVariableBroadcast(&shared->cv);
   }
   nnoted = 0;
@@ -90,6 +109,46 @@ void startup_hook() {
   LWLockRelease(AddinShmemInitLock);
 }
 
+// This backend's copy of the domains and their partition counts, read again
+// only when intentlog.domains changed: a wake-up then costs a look at the
+// stamps, not a catalog query over every partition.
+struct WatchedDomain {
+  int32 domain_id;
+  int partitions;
+  text* name;
+};
+struct WatchedDomains {
+  uint64 generation;
+  int ndomains;
+  WatchedDomain* domains;
+  MemoryContext cxt;
+};
+WatchedDomains watched = {0, 0, nullptr, nullptr};
+
+const WatchedDomains& watched_domains() {
+  const uint64 generation = domains_generation();
+  if (watched.cxt != nullptr && watched.generation == generation) return watched;
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
+  int rc = SPI_execute("SELECT domain_id, name, partitions FROM intentlog.domains ORDER BY 1", true, 0);
+  if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: cannot list domains");
+  MemoryContext cxt = AllocSetContextCreate(TopMemoryContext, "intentlog watched domains", ALLOCSET_SMALL_SIZES);
+  auto* domains = static_cast<WatchedDomain*>(MemoryContextAlloc(cxt, sizeof(WatchedDomain) * (SPI_processed + 1)));
+  for (uint64 i = 0; i < SPI_processed; ++i) {
+    bool isnull;
+    HeapTuple t = SPI_tuptable->vals[i];
+    domains[i].domain_id = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
+    domains[i].partitions = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
+    MemoryContext old = MemoryContextSwitchTo(cxt);
+    domains[i].name = DatumGetTextPCopy(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+    MemoryContextSwitchTo(old);
+  }
+  const int n = static_cast<int>(SPI_processed);
+  SPI_finish();
+  if (watched.cxt != nullptr) MemoryContextDelete(watched.cxt);
+  watched = {generation, n, domains, cxt};
+  return watched;
+}
+
 }  // namespace
 
 void wakeup_request_shmem() {
@@ -112,6 +171,17 @@ void wakeup_note_append(int32 domain_id, int partition) {
     return;
   }
   noted[nnoted++] = Noted{domain_id, partition};
+}
+
+uint64 wakeup_tick() {
+  if (shared == nullptr) return 0;
+  const uint64 tick = pg_atomic_read_u64(&shared->tick);
+  pg_read_barrier();  // then the stamps of every commit it counts are visible
+  return tick;
+}
+
+bool wakeup_stamped_since(int32 domain_id, int partition, uint64 since) {
+  return shared == nullptr || pg_atomic_read_u64(&shared->stamps[slot_of(MyDatabaseId, domain_id, partition)]) > since;
 }
 
 }  // namespace intentlog::pg
@@ -151,29 +221,21 @@ INTENTLOG_FUNCTION(intentlog_wait_for_intents) {
 
   bool any = false;
   if (tick > static_cast<uint64>(since)) {
-    if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
-    int rc = SPI_execute(
-        "SELECT d.domain_id, d.name, p.partition FROM intentlog.domains d JOIN intentlog.partitions p USING "
-        "(domain_id) "
-        "ORDER BY 1, 3",
-        true, 0);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: cannot list partitions");
-    for (uint64 i = 0; i < SPI_processed; ++i) {
-      bool isnull;
-      HeapTuple t = SPI_tuptable->vals[i];
-      int32 domain_id = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 1, &isnull));
-      int partition = DatumGetInt32(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
-      bool changed =
-          shared == nullptr ||
-          pg_atomic_read_u64(&shared->stamps[slot_of(MyDatabaseId, domain_id, partition)]) > static_cast<uint64>(since);
-      if (!changed) continue;
-      Datum values[3] = {Int64GetDatum(static_cast<int64>(tick)), SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull),
-                         Int32GetDatum(partition)};
-      bool nulls[3] = {false, false, false};
-      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-      any = true;
+    pg_read_barrier();  // the stamps of every commit the tick counts are visible
+    const WatchedDomains& watched = watched_domains();
+    for (int i = 0; i < watched.ndomains; ++i) {
+      const WatchedDomain& d = watched.domains[i];
+      for (int p = 0; p < d.partitions; ++p) {
+        const bool changed =
+            shared == nullptr ||
+            pg_atomic_read_u64(&shared->stamps[slot_of(MyDatabaseId, d.domain_id, p)]) > static_cast<uint64>(since);
+        if (!changed) continue;
+        Datum values[3] = {Int64GetDatum(static_cast<int64>(tick)), PointerGetDatum(d.name), Int32GetDatum(p)};
+        bool nulls[3] = {false, false, false};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        any = true;
+      }
     }
-    SPI_finish();
   }
   if (!any) {
     Datum values[3] = {Int64GetDatum(static_cast<int64>(tick)), (Datum)0, (Datum)0};

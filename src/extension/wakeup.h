@@ -19,4 +19,12 @@ void wakeup_request_shmem();  // from _PG_init (shared_preload_libraries)
 // the slots are stamped when it commits.
 void wakeup_note_append(int32 domain_id, int partition);
 
+// The current tick (0 without shared memory), and whether a transaction that
+// appended to (domain, partition) of this database committed or prepared after
+// tick `since` (false positives possible: slots are shared; always true
+// without shared memory). Read the tick first: every stamp of a commit the
+// tick counts is then visible.
+uint64 wakeup_tick();
+bool wakeup_stamped_since(int32 domain_id, int partition, uint64 since);
+
 }  // namespace intentlog::pg

@@ -11,6 +11,8 @@ namespace {
 
 constexpr auto kShutdownDeadline = std::chrono::seconds(5);
 constexpr auto kStatsInterval = std::chrono::seconds(30);
+// Every stream fetches at least this often, wake-up or not.
+constexpr auto kFullPollInterval = std::chrono::seconds(60);
 
 }  // namespace
 
@@ -80,6 +82,7 @@ void Coordinator::register_gauges(metrics::Registry& registry) {
 void Coordinator::start() {
   const WorkerConfig& cfg = ctx_.cfg;
   last_poll_ = Clock::now();
+  last_full_poll_ = last_poll_;
   catalog_.refresh([] {});
   arm(tick_timer_, cfg.commit_interval, &Coordinator::tick);
   arm(lease_timer_, cfg.lease_ttl / 3, &Coordinator::lease_tick);
@@ -109,7 +112,9 @@ void Coordinator::tick() {
   const auto now = Clock::now();
   const bool poll = now - last_poll_ >= ctx_.cfg.poll;
   if (poll) last_poll_ = now;
-  for (auto& [id, st] : ctx_.streams) st->on_tick(now, poll);
+  const bool poll_all = now - last_full_poll_ >= kFullPollInterval;
+  if (poll_all) last_full_poll_ = now;
+  for (auto& [id, st] : ctx_.streams) st->on_tick(now, poll, poll_all);
   for (std::uint64_t member : membership_.member_ids()) dispatcher_.pump(member);
 }
 
@@ -164,6 +169,7 @@ void Coordinator::on_wakeup(const std::string& domain, int partition) {
     auto it = gd->streams.find(partition);
     if (it == gd->streams.end()) continue;
     it->second->dirty = true;
+    it->second->active_at = Clock::now();
     it->second->maybe_fetch();
   }
 }

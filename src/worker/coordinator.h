@@ -101,6 +101,7 @@ class Coordinator : public SinkHost {
   asio::steady_timer stats_timer_;
   asio::steady_timer retry_timer_;
   Clock::time_point last_poll_;
+  Clock::time_point last_full_poll_;
   std::function<void()> on_stopped_;
   std::vector<v1::EventId> ack_ids_;  // reused by on_ack
 };

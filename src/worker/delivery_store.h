@@ -46,6 +46,11 @@ FailureOutcome record_failure(pqxx::connection& conn, const std::string& group, 
 std::vector<v1::Event> due_retries(pqxx::connection& conn, const std::string& group, const std::string& domain,
                                    const std::vector<int>& partitions, int max_rows, std::chrono::milliseconds claim);
 
+// Which of these (group, domain) pairs have any row in intentlog.retries or
+// intentlog.parked: one query for every group a worker serves.
+std::vector<std::pair<std::string, std::string>> groups_with_retries(
+    pqxx::connection& conn, const std::vector<std::pair<std::string, std::string>>& groups);
+
 // intentlog.retry_delivered: intents of the key still held, or nothing when
 // the seq was not held.
 std::optional<int> retry_delivered(pqxx::connection& conn, const std::string& group, const std::string& domain,

@@ -14,6 +14,7 @@ namespace {
 
 constexpr auto kRetryDelay = std::chrono::seconds(1);
 constexpr auto kWarnEvery = std::chrono::seconds(10);
+constexpr auto kRecentlyActive = std::chrono::seconds(10);
 
 }  // namespace
 
@@ -103,6 +104,7 @@ void PartitionStream::maybe_fetch() {
               std::max<std::size_t>(64, (st->avg_event_bytes + (st->scheduler.bytes() - before) / n) / 2);
           st->fetch_cursor = std::move(r.next_cursor);
           if (n >= static_cast<std::size_t>(rows)) st->dirty = true;  // probably more behind
+          st->active_at = Clock::now();
           ctx.stats.fetched += n;
           st->metrics.fetched->inc(n);
           ctx.wake(st->assigned);
@@ -125,8 +127,11 @@ void PartitionStream::maybe_fetch() {
       });
 }
 
-void PartitionStream::on_tick(Clock::time_point now, bool poll) {
-  if (poll) dirty = true;
+void PartitionStream::on_tick(Clock::time_point now, bool poll, bool poll_all) {
+  // The poll backs up the wake-ups (a two-phase commit's COMMIT PREPARED
+  // stamps nothing) for streams with recent activity; every stream is polled
+  // only at the slow full poll, so idle streams cost no fetches.
+  if (poll_all || (poll && now - active_at < kRecentlyActive)) dirty = true;
   retries_.check_ack_timeouts(*this, now);
   if (!started) maybe_start();
   if (!committing) {

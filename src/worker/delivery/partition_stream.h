@@ -53,7 +53,7 @@ class PartitionStream {
   void maybe_fetch();
   // Every commit_interval: ack timeouts, a pending start, the cursor commit,
   // a fetch (`poll`: also when no wake-up came).
-  void on_tick(Clock::time_point now, bool poll);
+  void on_tick(Clock::time_point now, bool poll, bool poll_all);
   // An ack from `member` of in-flight event `seq`: true if it held it.
   bool ack(std::int64_t seq, std::uint64_t member);
   // Closing (lease gone, group retired): the cursor after what was acknowledged, if not stored yet.
@@ -79,6 +79,7 @@ class PartitionStream {
   bool fetching = false;
   std::size_t avg_event_bytes = 512;  // running estimate, sizes fetches to the byte bound
   bool dirty = true;                  // rows may be waiting: a wake-up, a poll, or the last fetch was full
+  Clock::time_point active_at{};      // the last wake-up or fetch that returned rows
   Clock::time_point retry_at{};       // after a failed fetch or start
   Clock::time_point fetch_warned_at{};
 

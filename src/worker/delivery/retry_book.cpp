@@ -227,9 +227,40 @@ void RetryBook::due_soon(const PartitionStream& st) {
   });
 }
 
+// Groups with keys held in SQL (or asked for at once) are polled at the
+// retry interval; the others (a DBA may redrive dead letters, another worker
+// may have left retries behind) at the poll interval, and then only those
+// that one query for all of them finds with rows in intentlog.retries or
+// intentlog.parked: idle groups cost one query, not one per (group, domain).
 void RetryBook::poll_all() {
   const auto now = Clock::now();
-  for (auto& [key, gd] : ctx_.groups) poll_due(*gd, now);
+  std::vector<GroupDomainKey> idle;
+  for (auto& [key, gd] : ctx_.groups) {
+    if (gd->due_in_flight || ctx_.stopping || now < gd->due_poll_at) continue;
+    bool any_held = gd->due_poll_at == Clock::time_point{};
+    for (auto& [p, st] : gd->streams) any_held = any_held || !st->sql_held.empty();
+    if (any_held) {
+      poll_due(*gd, now);
+    } else {
+      gd->due_poll_at = now + ctx_.cfg.poll;
+      idle.push_back(key);
+    }
+  }
+  if (idle.empty() || probe_in_flight_) return;
+  probe_in_flight_ = true;
+  ctx_.db.run([idle](Store& s) { return groups_with_retries(s.conn(), idle); },
+              [this](std::vector<GroupDomainKey> found) {
+                probe_in_flight_ = false;
+                for (const auto& key : found)
+                  if (GroupDomain* gd = ctx_.find_group(key.first, key.second)) {
+                    gd->due_poll_at = Clock::time_point{};
+                    poll_due(*gd, Clock::now());
+                  }
+              },
+              [this](const std::string& error) {
+                probe_in_flight_ = false;
+                spdlog::warn("event=due_probe_failed error={}", q(error));
+              });
 }
 
 // Asks SQL for the retries and parked intents that are due, for the

@@ -58,6 +58,8 @@ class RetryBook {
   void poll_due(GroupDomain& gd, Clock::time_point now);
   void due_soon(const PartitionStream& st);
 
+  bool probe_in_flight_ = false;  // groups_with_retries running
+
   DeliveryContext& ctx_;
 };
 
