@@ -1,7 +1,7 @@
 #include "extension/maintenance.h"
 
-#include "extension/pg.h"
 #include "extension/domain_cache.h"
+#include "extension/pg.h"
 #include "extension/wakeup.h"
 
 extern "C" {
@@ -263,8 +263,8 @@ void refresh_partitions(uint64 generation) {
       " JOIN intentlog.domains d USING (domain_id) ORDER BY 1, 2",
       true, 0);
   if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog maintenance: cannot list partitions");
-  auto* parts = static_cast<PartitionState*>(
-      MemoryContextAlloc(TopMemoryContext, sizeof(PartitionState) * (SPI_processed + 1)));
+  auto* parts =
+      static_cast<PartitionState*>(MemoryContextAlloc(TopMemoryContext, sizeof(PartitionState) * (SPI_processed + 1)));
   for (uint64 i = 0; i < SPI_processed; ++i) {
     HeapTuple row = SPI_tuptable->vals[i];
     bool isnull;
@@ -309,8 +309,16 @@ void add_work(RoundPlan* plan, int state, bool housekeeping, bool retention, boo
     plan->capacity = capacity;
   }
   PartitionWork& w = plan->work[plan->nwork++];
-  w = PartitionWork{known.parts[state].domain_id, known.parts[state].partition, housekeeping, state, retention, aged, 0,
-                    false, 0, false};
+  w = PartitionWork{known.parts[state].domain_id,
+                    known.parts[state].partition,
+                    housekeeping,
+                    state,
+                    retention,
+                    aged,
+                    0,
+                    false,
+                    0,
+                    false};
 }
 
 // Int4 array of the flagged partitions' domain ids or partition numbers.
@@ -504,7 +512,8 @@ bool any_promote_flag() {
 bool run_round(RoundPlan* plan) {
   TimestampTz now = GetCurrentTimestamp();
   merge_stamps();
-  plan->housekeeping = known.generation == 0 || TimestampDifferenceExceeds(known.housekept_at, now, kHousekeepingEveryMs);
+  plan->housekeeping =
+      known.generation == 0 || TimestampDifferenceExceeds(known.housekept_at, now, kHousekeepingEveryMs);
   plan->sweep = plan->housekeeping && TimestampDifferenceExceeds(known.swept_at, now, kFullSweepEveryMs);
   plan->nwork = 0;
   if (!plan->housekeeping && !any_promote_flag()) return true;  // an idle round: no transaction at all

@@ -64,7 +64,8 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
   --max-credit N         largest outstanding credit of a connection (default: 100000)
   --idle-timeout-ms N    close connections silent this long (default: 30000)
   --heartbeat-ms N       heartbeat interval (default: 5000)
-  --poll-ms N            poll interval, a fallback for missed wake-ups (default: 500)
+  --poll-ms N            poll interval of partitions active in the last 10 s, a fallback for
+                         wake-ups (default: 500); every partition is fetched once a minute
   --commit-interval-ms N how often acknowledged cursors are committed (default: 100)
   --lease-ttl-ms N       partition lease time; renewed every third of it (default: 10000)
   --ack-timeout-ms N     a delivery not acknowledged this long fails like a nack (default: 30000)
