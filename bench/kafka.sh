@@ -52,8 +52,17 @@ append_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 APPEND_RATE=$(( BACKLOG * 1000 / append_ms ))
 echo "  appended in $append_ms ms: $APPEND_RATE intents/s (intent_append_batch, 10000 per call); $(load)"
 
-drained() {  # drained GROUP: every partition's cursor of GROUP at the end
-  [ "$(q -c "SELECT count(*) FILTER (WHERE seq_lag = 0) FROM intentlog.lag WHERE group_name = '$1' AND domain = 'big'")" = 16 ]
+# wait_drained GROUP: returns once every partition's cursor of GROUP is at the
+# end, polling every 20 ms from one session. Not a psql per poll: starting
+# psql and a backend costs tens of ms of CPU, and 5-20 of them a second took
+# CPU from the worker being measured (the socket drain had no such poll).
+wait_drained() {
+  q -c "DO \$\$ BEGIN
+          WHILE (SELECT count(*) FILTER (WHERE seq_lag = 0) FROM intentlog.lag
+                 WHERE group_name = '$1' AND domain = 'big') < 16 LOOP
+            PERFORM pg_sleep(0.02);
+          END LOOP;
+        END \$\$"
 }
 kafka_rates=() socket_rates=()
 for r in $(seq "$ROUNDS"); do
@@ -69,7 +78,7 @@ for r in $(seq "$ROUNDS"); do
   kafka_ctl topic "r$r.big" 16
   start=$(date +%s%N)
   start_worker "k$r" --kafka-brokers "$KAFKA_BROKERS" --kafka-domains big --kafka-group "kafka$r" --kafka-topic "r$r.<domain>"
-  until drained "kafka$r"; do sleep 0.05; done
+  wait_drained "kafka$r"
   ms=$(( ($(date +%s%N) - start) / 1000000 ))
   kill "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null || true
   kafka_rates+=($(( BACKLOG * 1000 / ms )))
@@ -130,5 +139,5 @@ kafka_ctl up -1
 kafka_ctl rtt -1 500
 for i in 1 2 3 4; do sleep 3; echo "  RTT 500 ms, $((i * 3)) s: $(rss "$WORKER_PID"); lag $(q -c "SELECT sum(seq_lag) FROM intentlog.lag WHERE group_name = 'kafka_down'"); $(load)"; done
 kafka_ctl rtt -1 0
-until drained kafka_down; do sleep 0.1; done
+wait_drained kafka_down
 echo "  drained after the faults: $(rss "$WORKER_PID"); $(load)"

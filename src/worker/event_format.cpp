@@ -112,7 +112,55 @@ std::string json_string(std::string_view s) {
   return out + "\"";
 }
 
+namespace {
+
+// Years 0000-9999, by hand: gmtime_r and snprintf were 6% of the Kafka
+// publisher's event-loop thread (one appended_at header per record). Days to
+// a civil date as in H. Hinnant's "chrono-compatible low-level date
+// algorithms" (days_from_civil's inverse).
+bool rfc3339_fast(std::int64_t secs, std::int32_t nanos, char* buf) {
+  constexpr std::int64_t kMin = -62167219200;  // 0000-01-01T00:00:00Z
+  constexpr std::int64_t kMax = 253402300799;  // 9999-12-31T23:59:59Z
+  if (secs < kMin || secs > kMax || nanos < 0 || nanos > 999999999) return false;
+  std::int64_t days = secs / 86400, rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  const std::int64_t z = days + 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const std::int64_t doe = z - era * 146097;
+  const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const std::int64_t mp = (5 * doy + 2) / 153;
+  const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  const int year = static_cast<int>(yoe + era * 400 + (month <= 2));
+  auto put = [](char* at, int v, int width) {
+    for (int i = width - 1; i >= 0; --i, v /= 10) at[i] = static_cast<char>('0' + v % 10);
+  };
+  put(buf, year, 4);
+  buf[4] = '-';
+  put(buf + 5, month, 2);
+  buf[7] = '-';
+  put(buf + 8, day, 2);
+  buf[10] = 'T';
+  put(buf + 11, static_cast<int>(rem / 3600), 2);
+  buf[13] = ':';
+  put(buf + 14, static_cast<int>(rem / 60 % 60), 2);
+  buf[16] = ':';
+  put(buf + 17, static_cast<int>(rem % 60), 2);
+  buf[19] = '.';
+  put(buf + 20, nanos / 1000, 6);
+  buf[26] = 'Z';
+  buf[27] = '\0';
+  return true;
+}
+
+}  // namespace
+
 std::size_t rfc3339(const google::protobuf::Timestamp& t, char* buf) {
+  if (rfc3339_fast(t.seconds(), t.nanos(), buf)) return 27;
   const std::time_t secs = static_cast<std::time_t>(t.seconds());
   std::tm tm{};
   gmtime_r(&secs, &tm);

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <fstream>
+#include <random>
 #include <vector>
 
 #include "common/endpoint.h"
@@ -143,4 +145,38 @@ TEST(EventFormat, EventJsonLine) {
 }
 
 }  // namespace
+// The hand-made date of years 0000-9999 agrees with gmtime_r + printf, at the
+// edges of months, leap days, centuries and the range, and at random seconds.
+TEST(EventFormat, Rfc3339AgreesWithGmtime) {
+  auto reference = [](std::int64_t secs, int nanos) {
+    const std::time_t t = static_cast<std::time_t>(secs);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04lld-%02d-%02dT%02d:%02d:%02d.%06dZ", static_cast<long long>(tm.tm_year) + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nanos / 1000);
+    return std::string(buf);
+  };
+  std::vector<std::int64_t> secs = {0,           -1,          86399,        86400,        951782400,  951868799,
+                                    951868800,   4107542400,  -62167219200, 253402300799, 1767225600, -2208988800,
+                                    -62135596800, 1709164800, 1709251199,   -11644473600};
+  std::mt19937_64 rng(42);
+  std::uniform_int_distribution<std::int64_t> any(-62167219200, 253402300799);
+  for (int i = 0; i < 200000; ++i) secs.push_back(any(rng));
+  google::protobuf::Timestamp ts;
+  char buf[64];
+  for (const std::int64_t s : secs) {
+    const int nanos = static_cast<int>(static_cast<std::uint64_t>(s) % 1000000000);
+    ts.set_seconds(s);
+    ts.set_nanos(nanos);
+    const std::size_t n = rfc3339(ts, buf);
+    ASSERT_EQ(std::string(buf, n), reference(s, nanos)) << s;
+    ASSERT_EQ(rfc3339(ts), reference(s, nanos)) << s;
+  }
+  // Past 9999 the general path: more digits, no truncation.
+  ts.set_seconds(253402300800);
+  ts.set_nanos(0);
+  EXPECT_EQ(rfc3339(ts), "10000-01-01T00:00:00.000000Z");
+}
+
 }  // namespace intentlog

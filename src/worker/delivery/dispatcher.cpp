@@ -69,9 +69,15 @@ void Dispatcher::ack(std::uint64_t id, const std::vector<v1::EventId>& events) {
   Member* m = membership_.find(id);
   if (!m) return;
   std::set<PartitionStream*> touched;
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  PartitionStream* st = nullptr;  // acks come in runs of one partition: look its stream up once per run
+  const v1::EventId* run = nullptr;
   for (const auto& ev : events) {
-    PartitionStream* st = stream_of(*m, ev);
-    if (st && st->ack(ev.seq(), id)) touched.insert(st);
+    if (!run || ev.partition() != run->partition() || ev.domain() != run->domain()) {
+      st = stream_of(*m, ev);
+      run = &ev;
+    }
+    if (st && st->ack(ev.seq(), id, now)) touched.insert(st);
   }
   std::set<std::uint64_t> to_pump{id};
   for (PartitionStream* st : touched) {

@@ -178,7 +178,7 @@ void PartitionStream::start_commit() {
       });
 }
 
-bool PartitionStream::ack(std::int64_t seq, std::uint64_t member) {
+bool PartitionStream::ack(std::int64_t seq, std::uint64_t member, double now_s) {
   if (resolving.count(seq)) return false;  // not sent yet: an ack for it is bogus
   const bool was_retry = retried.count(seq) > 0;
   const v1::Event* e = scheduler.in_flight_event(seq, member);
@@ -188,10 +188,7 @@ bool PartitionStream::ack(std::int64_t seq, std::uint64_t member) {
   const double appended = static_cast<double>(at.seconds()) + at.nanos() * 1e-9;
   auto batch = scheduler.ack(seq, member);
   if (!batch) return false;
-  if (appended > 0) {
-    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    metrics.ack_seconds->observe(std::max(0.0, now - appended));
-  }
+  if (appended > 0) metrics.ack_seconds->observe(std::max(0.0, now_s - appended));
   sent.erase(seq);
   if (was_retry) {
     retries_.retry_acked(*this, seq, key);  // in no tracked batch: SQL holds it

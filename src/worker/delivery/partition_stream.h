@@ -55,7 +55,9 @@ class PartitionStream {
   // a fetch (`poll`: also when no wake-up came).
   void on_tick(Clock::time_point now, bool poll, bool poll_all);
   // An ack from `member` of in-flight event `seq`: true if it held it.
-  bool ack(std::int64_t seq, std::uint64_t member);
+  // `now_s`: the wall clock (seconds since the epoch) for the ack latency,
+  // read once per Ack rather than once per event.
+  bool ack(std::int64_t seq, std::uint64_t member, double now_s);
   // Closing (lease gone, group retired): the cursor after what was acknowledged, if not stored yet.
   std::optional<std::string> final_cursor();
 

@@ -136,7 +136,9 @@ rd_kafka_resp_err_t KafkaProducer::produce(const KafkaRecord& r, std::uint64_t t
 }
 
 void KafkaProducer::flush(std::chrono::milliseconds timeout) {
-  // Serves delivery reports on this thread as it waits.
+  // Serves delivery reports on this thread as it waits, each with a clock
+  // read of its own (the wait can be long).
+  served_at_ = {};
   rd_kafka_flush(rk_, static_cast<int>(timeout.count()));
 }
 
@@ -151,6 +153,8 @@ void KafkaProducer::delivery_report(rd_kafka_t*, const rd_kafka_message_t* m, vo
   r.persisted = m->err == RD_KAFKA_RESP_ERR_NO_ERROR && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED;
   r.partition = m->partition;
   r.offset = m->offset;
+  r.served_at = self->served_at_ == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now()
+                                                                          : self->served_at_;
   self->on_report_(r);
 }
 
@@ -202,6 +206,7 @@ void KafkaProducer::arm_timer() {
 
 void KafkaProducer::poll() {
   const auto alive = alive_;  // a report may end this producer's owner's interest, never the producer
+  served_at_ = std::chrono::steady_clock::now();
   for (int i = 0; i < kMaxPollsPerTurn; ++i) {
     if (rd_kafka_poll(rk_, 0) == 0) return;
     if (!*alive) return;

@@ -38,6 +38,9 @@ class KafkaProducer {
     bool persisted = false;
     std::int32_t partition = -1;
     std::int64_t offset = -1;
+    // When the poll that served it began: one clock read per burst of
+    // reports, not one per record.
+    std::chrono::steady_clock::time_point served_at;
   };
   using OnReport = std::function<void(const Report&)>;
   using OnFatal = std::function<void(const std::string& error)>;
@@ -89,6 +92,7 @@ class KafkaProducer {
   char wakeup_buf_[64];
   bool fatal_ = false;
   bool fatal_reported_ = false;
+  std::chrono::steady_clock::time_point served_at_;  // of the poll being served
   // Cancelled callbacks must not touch a destroyed producer.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -15,6 +15,7 @@ constexpr auto kMetadataTimeout = std::chrono::seconds(10);
 constexpr auto kRejoinAfter = std::chrono::seconds(1);
 constexpr auto kStatsInterval = std::chrono::seconds(30);
 constexpr std::uint64_t kGapToken = std::uint64_t{1} << 63;  // gap records' tokens
+constexpr std::uint32_t kGenerationMask = 0x7fffffff;         // an event's token: generation << 32 | slot
 
 std::string kafka_error(rd_kafka_resp_err_t err) {
   return std::string("kafka: ") + rd_kafka_err2name(err) + ": " + rd_kafka_err2str(err);
@@ -73,7 +74,7 @@ bool KafkaSink::prepare(const std::map<std::string, int>& domain_partitions, std
       "intentlog_kafka_outstanding", "Records handed to librdkafka and not yet reported.",
       [weak = weak_from_this(), group = cfg_.group](metrics::Registry::Samples& out) {
         if (auto self = weak.lock())
-          out.push_back({{{"group", group}}, static_cast<double>(self->pending_.size() + self->pending_gaps_.size())});
+          out.push_back({{{"group", group}}, static_cast<double>(self->open_slots_ + self->pending_gaps_.size())});
       });
   return true;
 }
@@ -105,6 +106,7 @@ void KafkaSink::assigned(const v1::Assignment& assignment) {
 }
 
 void KafkaSink::deliver(v1::Batch batch) {
+  const Clock::time_point now = Clock::now();
   for (auto& e : *batch.mutable_events()) {
     if (cfg_.format == KafkaConfig::Format::kJson && e.schema_version() > 0 && !e.payload().empty()) {
       const SchemaKey key{e.domain(), e.schema_version()};
@@ -113,36 +115,79 @@ void KafkaSink::deliver(v1::Batch batch) {
         continue;
       }
     }
-    produce(e);
+    produce(e, now);
   }
 }
 
-void KafkaSink::produce(const v1::Event& e) {
-  v1::EventId id;
-  id.set_domain(e.domain());
-  id.set_partition(e.partition());
-  id.set_seq(e.seq());
+std::uint64_t KafkaSink::open_slot(const v1::Event& e, Clock::time_point now, const KafkaMetrics::Domain* metrics) {
+  std::uint32_t index;
+  if (!free_slots_.empty()) {
+    index = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    index = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Pending& p = slots_[index];
+  p.id.set_domain(e.domain());  // in place: the slot's string is reused
+  p.id.set_partition(e.partition());
+  p.id.set_seq(e.seq());
+  p.produced_at = now;
+  p.metrics = metrics;
+  p.generation = (p.generation + 1) & kGenerationMask;
+  p.open = true;
+  ++open_slots_;
+  return (std::uint64_t{p.generation} << 32) | index;
+}
+
+KafkaSink::Pending* KafkaSink::slot_of(std::uint64_t token) {
+  const std::uint64_t index = token & 0xffffffffu;
+  if (index >= slots_.size()) return nullptr;
+  Pending& p = slots_[index];
+  if (!p.open || p.generation != ((token >> 32) & kGenerationMask)) return nullptr;
+  return &p;
+}
+
+void KafkaSink::close_slot(Pending* p) {
+  p->open = false;
+  --open_slots_;
+  free_slots_.push_back(static_cast<std::uint32_t>(p - slots_.data()));
+}
+
+void KafkaSink::close_all_slots() {
+  for (Pending& p : slots_)
+    if (p.open) close_slot(&p);
+}
+
+void KafkaSink::produce(const v1::Event& e, Clock::time_point now) {
   auto t = topics_.find(e.domain());
+  auto id = [&e] {
+    v1::EventId id;
+    id.set_domain(e.domain());
+    id.set_partition(e.partition());
+    id.set_seq(e.seq());
+    return id;
+  };
   if (t == topics_.end()) {
-    fail_later(id, "kafka: domain " + e.domain() + " is not published by this worker");
+    fail_later(id(), "kafka: domain " + e.domain() + " is not published by this worker");
     return;
   }
   const PayloadCodec* codec = nullptr;
   if (auto c = codecs_.find({e.domain(), e.schema_version()}); c != codecs_.end()) codec = c->second.get();
-  const std::uint64_t token = next_token_++;
   fill_event_record(cfg_, e, t->second.partitions, codec, t->second.name, &record_);
+  const std::uint64_t token = open_slot(e, now, t->second.metrics);
   const rd_kafka_resp_err_t err = producer_->produce(record_, token);
   if (err) {
+    close_slot(slot_of(token));
     ++failed_;
     metrics_.error(KafkaMetrics::Stage::kProduce, err);
     spdlog::warn("event=kafka_refused domain={} partition={} seq={} key={} error={}", q(e.domain()), e.partition(),
                  e.seq(), q(e.key()), q(kafka_error(err)));
-    fail_later(id, kafka_error(err));
+    fail_later(id(), kafka_error(err));
     return;
   }
   ++produced_;
   t->second.metrics->produced->inc();
-  pending_.emplace(token, Pending{std::move(id), std::chrono::steady_clock::now(), t->second.metrics});
 }
 
 void KafkaSink::gap(const v1::Gap& g) {
@@ -176,13 +221,12 @@ void KafkaSink::on_report(const KafkaProducer::Report& r) {
     pending_gaps_.erase(g);
     return;
   }
-  auto it = pending_.find(token);
-  if (it == pending_.end()) return;
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - it->second.produced_at).count();
+  Pending* slot = slot_of(token);
+  if (!slot) return;
+  const double ms = std::max(0.0, std::chrono::duration<double, std::milli>(r.served_at - slot->produced_at).count());
   ++reports_;
   metrics_.report_seconds().observe(ms / 1000.0);
-  const KafkaMetrics::Domain& m = *it->second.metrics;
+  const KafkaMetrics::Domain& m = *slot->metrics;
   report_ms_sum_ += ms;
   report_ms_max_ = std::max(report_ms_max_, ms);
   if (persisted && r.offset < 0) {
@@ -194,26 +238,26 @@ void KafkaSink::on_report(const KafkaProducer::Report& r) {
     // (a duplicate at worst, recognisable by its id header).
     ++unconfirmed_;
     m.unconfirmed->inc();
-    const v1::EventId& id = it->second.id;
+    const v1::EventId& id = slot->id;
     spdlog::warn("event=kafka_unconfirmed domain={} partition={} seq={} action=\"publish again\"", q(id.domain()),
                  id.partition(), id.seq());
-    nacks_.emplace_back(std::move(it->second.id), "kafka: delivery reported without an offset, published again");
+    nacks_.emplace_back(id, "kafka: delivery reported without an offset, published again");
   } else if (persisted) {
     ++persisted_;
     m.persisted->inc();
     spdlog::debug("event=kafka_persisted domain={} partition={} seq={} kafka_partition={} offset={}",
-                  q(it->second.id.domain()), it->second.id.partition(), it->second.id.seq(), r.partition, r.offset);
-    acks_.push_back(std::move(it->second.id));
+                  q(slot->id.domain()), slot->id.partition(), slot->id.seq(), r.partition, r.offset);
+    acks_.push_back(slot->id);
   } else {
     ++failed_;
     m.failed->inc();
     metrics_.error(KafkaMetrics::Stage::kReport, err);
-    const v1::EventId& id = it->second.id;
+    const v1::EventId& id = slot->id;
     spdlog::warn("event=kafka_delivery_failed domain={} partition={} seq={} error={}", q(id.domain()), id.partition(),
                  id.seq(), q(kafka_error(err)));
-    nacks_.emplace_back(std::move(it->second.id), kafka_error(err));
+    nacks_.emplace_back(id, kafka_error(err));
   }
-  pending_.erase(it);
+  close_slot(slot);
   // Reports come in bursts from one poll: answer them together afterwards.
   if (!answers_posted_) {
     answers_posted_ = true;
@@ -263,7 +307,8 @@ void KafkaSink::need_schema(const SchemaKey& key, v1::Event e) {
             codecs_[key] = schema ? std::make_unique<PayloadCodec>(std::move(schema)) : nullptr;
             auto events = std::move(waiting_[key]);
             waiting_.erase(key);
-            for (const auto& ev : events) produce(ev);
+            const Clock::time_point now = Clock::now();
+            for (const auto& ev : events) produce(ev, now);
           },
           [this, key, alive = alive_](const std::string& error) {
             if (!*alive) return;
@@ -287,7 +332,7 @@ void KafkaSink::on_fatal(const std::string& error) {
                 q(error));
   const std::uint64_t old = id_;
   member_ = false;
-  pending_.clear();
+  close_all_slots();
   pending_gaps_.clear();
   acks_.clear();
   nacks_.clear();
@@ -329,7 +374,7 @@ void KafkaSink::log_stats() {
   spdlog::info(
       "event=kafka_stats member={} produced={} persisted={} failed={} unconfirmed={} rebuilt={} outstanding={} "
       "taken={} report_ms_avg={:.1f} report_ms_max={:.1f}",
-      id_, produced_, persisted_, failed_, unconfirmed_, rebuilt_, pending_.size(), taken_,
+      id_, produced_, persisted_, failed_, unconfirmed_, rebuilt_, open_slots_, taken_,
       reports_ ? report_ms_sum_ / static_cast<double>(reports_) : 0.0, report_ms_max_);
   reports_ = 0;
   report_ms_sum_ = report_ms_max_ = 0;

@@ -76,7 +76,8 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
  private:
   using SchemaKey = std::pair<std::string, int>;  // (domain, schema_version)
 
-  void produce(const v1::Event& e);
+  using Clock = std::chrono::steady_clock;
+  void produce(const v1::Event& e, Clock::time_point now);
   void on_report(const KafkaProducer::Report& r);
   void on_fatal(const std::string& error);
   void fail_later(const v1::EventId& id, const std::string& error);
@@ -103,13 +104,24 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
   std::uint64_t id_ = 0;
   bool member_ = false;      // joined and not closed or left
   std::uint64_t taken_ = 0;  // capacity taken by the dispatcher and not answered yet
-  std::uint64_t next_token_ = 1;
+  std::uint64_t next_token_ = 1;  // of gap records
+  // Events produced and not yet reported, in reused slots: a record's token
+  // is its slot's index and the slot's generation (a report for a slot used
+  // since is ignored). No allocation or hashing per record once warm.
   struct Pending {
     v1::EventId id;
-    std::chrono::steady_clock::time_point produced_at;
-    const KafkaMetrics::Domain* metrics;
+    Clock::time_point produced_at;
+    const KafkaMetrics::Domain* metrics = nullptr;
+    std::uint32_t generation = 0;
+    bool open = false;
   };
-  std::unordered_map<std::uint64_t, Pending> pending_;  // token -> event, until its report
+  std::uint64_t open_slot(const v1::Event& e, Clock::time_point now, const KafkaMetrics::Domain* metrics);
+  Pending* slot_of(std::uint64_t token);
+  void close_slot(Pending* p);
+  void close_all_slots();
+  std::vector<Pending> slots_;
+  std::vector<std::uint32_t> free_slots_;
+  std::size_t open_slots_ = 0;
   std::unordered_map<std::uint64_t, v1::Gap> pending_gaps_;
   std::vector<v1::EventId> acks_;
   std::vector<std::pair<v1::EventId, std::string>> nacks_;
