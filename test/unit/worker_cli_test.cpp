@@ -157,9 +157,10 @@ TEST(EventFormat, Rfc3339AgreesWithGmtime) {
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nanos / 1000);
     return std::string(buf);
   };
-  std::vector<std::int64_t> secs = {0,           -1,          86399,        86400,        951782400,  951868799,
-                                    951868800,   4107542400,  -62167219200, 253402300799, 1767225600, -2208988800,
-                                    -62135596800, 1709164800, 1709251199,   -11644473600};
+  std::vector<std::int64_t> secs = {0,           -1,          86399,        86400,        951782400,
+                                    951868799,   951868800,   4107542400,   -62167219200, 253402300799,
+                                    1767225600,  -2208988800, -62135596800, 1709164800,   1709251199,
+                                    -11644473600};
   std::mt19937_64 rng(42);
   std::uniform_int_distribution<std::int64_t> any(-62167219200, 253402300799);
   for (int i = 0; i < 200000; ++i) secs.push_back(any(rng));

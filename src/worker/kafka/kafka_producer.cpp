@@ -153,8 +153,8 @@ void KafkaProducer::delivery_report(rd_kafka_t*, const rd_kafka_message_t* m, vo
   r.persisted = m->err == RD_KAFKA_RESP_ERR_NO_ERROR && rd_kafka_message_status(m) == RD_KAFKA_MSG_STATUS_PERSISTED;
   r.partition = m->partition;
   r.offset = m->offset;
-  r.served_at = self->served_at_ == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now()
-                                                                          : self->served_at_;
+  r.served_at =
+      self->served_at_ == std::chrono::steady_clock::time_point{} ? std::chrono::steady_clock::now() : self->served_at_;
   self->on_report_(r);
 }
 

@@ -15,7 +15,7 @@ constexpr auto kMetadataTimeout = std::chrono::seconds(10);
 constexpr auto kRejoinAfter = std::chrono::seconds(1);
 constexpr auto kStatsInterval = std::chrono::seconds(30);
 constexpr std::uint64_t kGapToken = std::uint64_t{1} << 63;  // gap records' tokens
-constexpr std::uint32_t kGenerationMask = 0x7fffffff;         // an event's token: generation << 32 | slot
+constexpr std::uint32_t kGenerationMask = 0x7fffffff;        // an event's token: generation << 32 | slot
 
 std::string kafka_error(rd_kafka_resp_err_t err) {
   return std::string("kafka: ") + rd_kafka_err2name(err) + ": " + rd_kafka_err2str(err);

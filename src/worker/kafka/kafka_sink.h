@@ -102,8 +102,8 @@ class KafkaSink : public Sink, public std::enable_shared_from_this<KafkaSink> {
   KafkaRecord record_;  // reused from one record to the next
 
   std::uint64_t id_ = 0;
-  bool member_ = false;      // joined and not closed or left
-  std::uint64_t taken_ = 0;  // capacity taken by the dispatcher and not answered yet
+  bool member_ = false;           // joined and not closed or left
+  std::uint64_t taken_ = 0;       // capacity taken by the dispatcher and not answered yet
   std::uint64_t next_token_ = 1;  // of gap records
   // Events produced and not yet reported, in reused slots: a record's token
   // is its slot's index and the slot's generation (a report for a slot used
