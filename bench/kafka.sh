@@ -85,7 +85,11 @@ for r in $(seq "$ROUNDS"); do
   echo "  round $r kafka:  $ms ms, ${kafka_rates[-1]} events/s; $(load)"
 done
 KM=$(echo "${kafka_rates[*]}" | median) SM=$(echo "${socket_rates[*]}" | median)
-echo "  medians: kafka $KM/s, socket $SM/s, ratio $(awk "BEGIN {printf \"%.2f\", $KM / $SM}"), kafka/append $(awk "BEGIN {printf \"%.2f\", $KM / $APPEND_RATE}")"
+ratios=()  # per round: kafka / the socket drain run just before it
+for i in "${!kafka_rates[@]}"; do ratios+=("$(awk "BEGIN {printf \"%.2f\", ${kafka_rates[$i]} / ${socket_rates[$i]}}")"); done
+RM=$(echo "${ratios[*]}" | median)
+verdict() { awk "BEGIN {exit !($1)}" && echo MET || echo MISSED; }
+echo "  medians: kafka $KM/s, socket $SM/s; kafka/socket per round: ${ratios[*]}, median $RM (goal >= 0.8: $(verdict "$RM >= 0.8")); kafka/append $(awk "BEGIN {printf \"%.2f\", $KM / $APPEND_RATE}") (goal >= 1: $(verdict "$KM >= $APPEND_RATE"))"
 
 echo "== commit -> receipt latency"
 cat >"$SCRATCH/append.sql" <<'SQL'
@@ -123,10 +127,15 @@ measure() {
 measure kafka max
 MAX=$(( M_TPS < M_RECV ? M_TPS : M_RECV ))
 echo "  highest sustained rate (Kafka receipt): $MAX/s; half: $((MAX / 2))/s"
+kafka_p99=() socket_p99=()
 for r in $(seq "$ROUNDS"); do
   measure kafka "half$r" -R $((MAX / 2))
+  kafka_p99+=("$M_P99")
   measure socket "half$r" -R $((MAX / 2))
+  socket_p99+=("$M_P99")
 done
+KP=$(echo "${kafka_p99[*]}" | median)
+echo "  p99 at half the highest rate, per round: kafka ${kafka_p99[*]} ms, socket ${socket_p99[*]} ms; kafka median $KP ms (goal < 50: $(verdict "$KP < 50")), socket median $(echo "${socket_p99[*]}" | median) ms"
 kill "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null || true
 
 echo "== worker RSS publishing the backlog to brokers that are down, then slow (RTT 500 ms)"
