@@ -17,6 +17,19 @@ constexpr auto kStatsInterval = std::chrono::seconds(30);
 constexpr std::uint64_t kGapToken = std::uint64_t{1} << 63;  // gap records' tokens
 constexpr std::uint32_t kGenerationMask = 0x7fffffff;        // an event's token: generation << 32 | slot
 
+// The identity of `e` into `*id`, in place (a reused id keeps its string).
+void set_id(const v1::Event& e, v1::EventId* id) {
+  id->set_domain(e.domain());
+  id->set_partition(e.partition());
+  id->set_seq(e.seq());
+}
+
+v1::EventId id_of(const v1::Event& e) {
+  v1::EventId id;
+  set_id(e, &id);
+  return id;
+}
+
 std::string kafka_error(rd_kafka_resp_err_t err) {
   return std::string("kafka: ") + rd_kafka_err2name(err) + ": " + rd_kafka_err2str(err);
 }
@@ -129,9 +142,7 @@ std::uint64_t KafkaSink::open_slot(const v1::Event& e, Clock::time_point now, co
     slots_.emplace_back();
   }
   Pending& p = slots_[index];
-  p.id.set_domain(e.domain());  // in place: the slot's string is reused
-  p.id.set_partition(e.partition());
-  p.id.set_seq(e.seq());
+  set_id(e, &p.id);
   p.produced_at = now;
   p.metrics = metrics;
   p.generation = (p.generation + 1) & kGenerationMask;
@@ -161,15 +172,8 @@ void KafkaSink::close_all_slots() {
 
 void KafkaSink::produce(const v1::Event& e, Clock::time_point now) {
   auto t = topics_.find(e.domain());
-  auto id = [&e] {
-    v1::EventId id;
-    id.set_domain(e.domain());
-    id.set_partition(e.partition());
-    id.set_seq(e.seq());
-    return id;
-  };
   if (t == topics_.end()) {
-    fail_later(id(), "kafka: domain " + e.domain() + " is not published by this worker");
+    fail_later(id_of(e), "kafka: domain " + e.domain() + " is not published by this worker");
     return;
   }
   const PayloadCodec* codec = nullptr;
@@ -183,7 +187,7 @@ void KafkaSink::produce(const v1::Event& e, Clock::time_point now) {
     metrics_.error(KafkaMetrics::Stage::kProduce, err);
     spdlog::warn("event=kafka_refused domain={} partition={} seq={} key={} error={}", q(e.domain()), e.partition(),
                  e.seq(), q(e.key()), q(kafka_error(err)));
-    fail_later(id(), kafka_error(err));
+    fail_later(id_of(e), kafka_error(err));
     return;
   }
   ++produced_;
@@ -315,13 +319,9 @@ void KafkaSink::need_schema(const SchemaKey& key, v1::Event e) {
             // Not cached: the next event of this version asks again.
             auto events = std::move(waiting_[key]);
             waiting_.erase(key);
-            for (const auto& ev : events) {
-              v1::EventId id;
-              id.set_domain(ev.domain());
-              id.set_partition(ev.partition());
-              id.set_seq(ev.seq());
-              fail_later(id, "kafka: could not read schema version " + std::to_string(key.second) + ": " + error);
-            }
+            for (const auto& ev : events)
+              fail_later(id_of(ev),
+                         "kafka: could not read schema version " + std::to_string(key.second) + ": " + error);
           });
 }
 
