@@ -64,7 +64,12 @@ BEGIN
                  CASE WHEN hot THEN 'UNLOGGED' ELSE '' END, relname, part.parent_rel);
   rel := format('intentlog_data.%I', relname)::regclass;
   -- Late committers are found by xid (see the read path), whatever their seq.
-  EXECUTE format('CREATE INDEX ON %s (xid)', rel);
+  -- A hot table holds only what was not promoted yet, so its seq range from
+  -- a late committer's first seq is short and its primary key finds them:
+  -- no xid index to fill on every staged append and to vacuum.
+  IF NOT hot THEN
+    EXECUTE format('CREATE INDEX ON %s (xid)', rel);
+  END IF;
   IF hot THEN
     -- The promoter deletes what it made durable: vacuum the hot table eagerly.
     EXECUTE format('ALTER TABLE %s SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000)', rel);

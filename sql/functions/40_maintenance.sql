@@ -124,6 +124,8 @@ BEGIN
     PERFORM intentlog._invalidate(part.hot_rel);
   ELSE
     UPDATE intentlog.partitions SET durable_rel = seg WHERE domain_id = d AND partition = p;
+    -- Staged appends whose commit flushes anyway write the segment directly.
+    PERFORM intentlog._invalidate(part.durable_rel);
   END IF;
   RETURN true;
 END $$;

@@ -71,3 +71,20 @@ DO $$ BEGIN
 END $$;
 DROP FUNCTION IF EXISTS intentlog._intent(int, int, bigint);
 DROP FUNCTION IF EXISTS intentlog.consume(text, text, int, int);
+
+-- Hot tables of staged partitions lost their xid index (a late committer's
+-- rows are found through the primary key there; see _create_segment).
+DO $$
+DECLARE
+  i regclass;
+BEGIN
+  FOR i IN
+    SELECT x.indexrelid::regclass
+      FROM intentlog.partitions p
+      JOIN pg_index x ON x.indrelid = p.hot_rel
+      JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
+     WHERE p.hot_rel <> p.durable_rel AND x.indnatts = 1 AND a.attname = 'xid'
+  LOOP
+    EXECUTE format('DROP INDEX %s', i);
+  END LOOP;
+END $$;

@@ -10,6 +10,10 @@
 #include "extension/sql_errors.h"
 #include "extension/wakeup.h"
 
+extern "C" {
+#include "access/xlog.h"
+}
+
 namespace intentlog::pg {
 namespace {
 
@@ -51,13 +55,13 @@ void validate(const DomainEntry* d, const Intent& in) {
 
 // Takes the seq of one intent and fills its row (kIntentColumns values). The
 // caller holds the key lock and the partition's append target.
-int64 build_row(DomainEntry* d, PartitionTarget* t, int partition, const Intent& in, Datum xid, TimestampTz now,
-                Datum* values, bool* nulls) {
+int64 build_row(DomainEntry* d, Oid seq_rel, int partition, const Intent& in, Datum xid, TimestampTz now, Datum* values,
+                bool* nulls) {
   // After the lock: a schema registered meanwhile has reloaded the entry, so
   // the version checked is the version stamped.
   int32 schema_version = in.payload != nullptr ? d->schema_version : 0;
   if (schema_version != 0 && d->validate_payloads) check_payload_schema(d, in.payload);
-  int64 seq = nextval_internal(t->seq_rel, false);
+  int64 seq = nextval_internal(seq_rel, false);
   const Datum v[kIntentColumns] = {
       Int32GetDatum(partition),
       Int64GetDatum(seq),
@@ -85,17 +89,30 @@ int64 build_row(DomainEntry* d, PartitionTarget* t, int partition, const Intent&
   return seq;
 }
 
+// Whether writing the rows of a staged append to the unlogged hot table
+// spares this transaction a WAL flush at commit. PostgreSQL flushes at a
+// synchronous commit exactly when the transaction wrote WAL (its seqs
+// included: a sequence logs every 32 values, so a batch of a few dozen
+// intents always does); then, and when the commit never flushes
+// (synchronous_commit = off), the hot table would only add its promotion
+// (a second insert, a delete, a vacuum) to the same flush, and the rows go
+// straight to the logged segment instead: durable with their transaction.
+bool hot_spares_a_flush() { return synchronous_commit > SYNCHRONOUS_COMMIT_OFF && XactLastRecEnd == InvalidXLogRecPtr; }
+
 // Appends intents in[order[0..count)] (all of one partition, in input
 // order) and stores each seq at seqs[order[i]].
 void append_group(DomainEntry* d, int partition, const Intent* in, const int* order, int count, Datum xid,
                   TimestampTz now, int64* seqs) {
-  PartitionTarget* t = lock_append_target(d, partition);
+  const AppendRel* target = lock_append_target(d, partition);
+  const Oid seq_rel = d->parts[partition].seq_rel;
   Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kIntentColumns * count));
   bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kIntentColumns * count));
   for (int i = 0; i < count; ++i)
-    seqs[order[i]] =
-        build_row(d, t, partition, in[order[i]], xid, now, values + i * kIntentColumns, nulls + i * kIntentColumns);
-  insert_intent_rows(t->hot_rel, t->indexes, values, nulls, kIntentColumns, count);
+    seqs[order[i]] = build_row(d, seq_rel, partition, in[order[i]], xid, now, values + i * kIntentColumns,
+                               nulls + i * kIntentColumns);
+  // Decided after the seqs are taken: their WAL counts.
+  if (d->staged && !hot_spares_a_flush()) target = lock_append_target(d, partition, true);
+  insert_intent_rows(target->rel, target->indexes, values, nulls, kIntentColumns, count);
   wakeup_note_append(d->domain_id, partition);
   append_counters_note(d->domain_id, count);
   pfree(values);

@@ -1,5 +1,7 @@
 #include "extension/domain_cache.h"
 
+#include <initializer_list>
+
 extern "C" {
 #include "utils/syscache.h"
 }
@@ -8,7 +10,7 @@ namespace intentlog::pg {
 namespace {
 
 HTAB* domains_by_name = nullptr;
-HTAB* domain_of_rel = nullptr;  // hot relation oid -> domain name
+HTAB* domain_of_rel = nullptr;  // append relation oid (hot or durable) -> domain name
 MemoryContext cache_cxt = nullptr;
 Oid domains_table_oid = InvalidOid;
 uint64 domains_changes = 1;  // bumped by every invalidation of intentlog.domains
@@ -61,8 +63,8 @@ void relcache_callback(Datum, Oid relid) {
 void release_targets(DomainEntry* e) {
   if (e->parts == nullptr) return;
   for (int i = 0; i < e->partitions; ++i) {
-    Oid rel = e->parts[i].hot_rel;
-    hash_search(domain_of_rel, &rel, HASH_REMOVE, nullptr);
+    for (Oid rel : {e->parts[i].hot.rel, e->parts[i].durable.rel})
+      hash_search(domain_of_rel, &rel, HASH_REMOVE, nullptr);
   }
   MemoryContextDelete(e->parts_cxt);
   e->parts_cxt = nullptr;
@@ -119,7 +121,8 @@ void load(DomainEntry* e) {
   Oid argtypes2[1] = {INT4OID};
   Datum args2[1] = {Int32GetDatum(domain_id)};
   n = run_latest(
-      "SELECT partition, hot_rel::oid, seq_rel::oid FROM intentlog.partitions WHERE domain_id = $1 ORDER BY partition",
+      "SELECT partition, hot_rel::oid, seq_rel::oid, durable_rel::oid FROM intentlog.partitions WHERE domain_id = $1 "
+      "ORDER BY partition",
       1, argtypes2, args2);
   if (n != partitions)
     elog(ERROR, "intentlog: domain \"%s\" has %d partitions in its catalog, expected %d", e->name, n, partitions);
@@ -129,8 +132,9 @@ void load(DomainEntry* e) {
   auto* parts = static_cast<PartitionTarget*>(MemoryContextAllocZero(e->parts_cxt, sizeof(PartitionTarget) * n));
   for (int i = 0; i < n; ++i) {
     HeapTuple t = SPI_tuptable->vals[i];
-    parts[i].hot_rel = DatumGetObjectId(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
+    parts[i].hot.rel = DatumGetObjectId(SPI_getbinval(t, SPI_tuptable->tupdesc, 2, &isnull));
     parts[i].seq_rel = DatumGetObjectId(SPI_getbinval(t, SPI_tuptable->tupdesc, 3, &isnull));
+    parts[i].durable.rel = DatumGetObjectId(SPI_getbinval(t, SPI_tuptable->tupdesc, 4, &isnull));
   }
   e->parts = parts;
   e->domain_id = domain_id;
@@ -141,10 +145,13 @@ void load(DomainEntry* e) {
   e->max_headers_bytes = max_headers;
   e->schema_version = schema_version;
   e->validate_payloads = validate_payloads && schema_version > 0;
+  // Either relation's invalidation (maintenance rotating it) reloads the entry.
   for (int i = 0; i < n; ++i) {
-    bool found;
-    auto* m = static_cast<RelMapEntry*>(hash_search(domain_of_rel, &parts[i].hot_rel, HASH_ENTER, &found));
-    strlcpy(m->domain, e->name, NAMEDATALEN);
+    for (Oid rel : {parts[i].hot.rel, parts[i].durable.rel}) {
+      bool found;
+      auto* m = static_cast<RelMapEntry*>(hash_search(domain_of_rel, &rel, HASH_ENTER, &found));
+      strlcpy(m->domain, e->name, NAMEDATALEN);
+    }
   }
   e->valid = true;
 }
@@ -193,9 +200,9 @@ DomainEntry* lookup_domain(const char* name) {
   return e;
 }
 
-PartitionTarget* lock_append_target(DomainEntry* entry, int partition) {
+const AppendRel* lock_append_target(DomainEntry* entry, int partition, bool durable) {
   for (int attempt = 0;; ++attempt) {
-    Oid rel = entry->parts[partition].hot_rel;
+    Oid rel = durable ? entry->parts[partition].durable.rel : entry->parts[partition].hot.rel;
     // Taking the lock processes pending invalidations; if they made this
     // entry stale the relation is no longer the append target.
     LockRelationOid(rel, RowExclusiveLock);
@@ -204,9 +211,9 @@ PartitionTarget* lock_append_target(DomainEntry* entry, int partition) {
     if (attempt > 100) elog(ERROR, "intentlog: append target of domain \"%s\" keeps changing", entry->name);
     load(entry);
   }
-  PartitionTarget* t = &entry->parts[partition];
+  AppendRel* t = durable ? &entry->parts[partition].durable : &entry->parts[partition].hot;
   if (!t->indexes_loaded) {
-    t->indexes = load_segment_indexes(t->hot_rel, entry->parts_cxt);
+    t->indexes = load_segment_indexes(t->rel, entry->parts_cxt);
     t->indexes_loaded = true;
   }
   return t;

@@ -9,11 +9,21 @@
 
 namespace intentlog::pg {
 
-struct PartitionTarget {
-  Oid hot_rel;
-  Oid seq_rel;
+// Where a partition's appends go. For a durable domain both relations are
+// its current logged segment; for a staged domain hot_rel is its unlogged
+// hot table and durable_rel the logged segment that promotion fills, which
+// an append uses when its transaction flushes the WAL at commit anyway
+// (append.cpp, staged_target).
+struct AppendRel {
+  Oid rel;
   bool indexes_loaded;
-  SegmentIndexes indexes;  // of hot_rel, for the direct insert
+  SegmentIndexes indexes;  // of rel, for the direct insert
+};
+
+struct PartitionTarget {
+  AppendRel hot;
+  AppendRel durable;
+  Oid seq_rel;
 };
 
 struct DomainEntry {
@@ -35,9 +45,11 @@ struct DomainEntry {
 // domain. Must be called inside SPI_connect()/SPI_finish().
 DomainEntry* lookup_domain(const char* name);
 
-// Locks the partition's hot relation for insert and returns its target; if a
-// rotation made the cached target stale, reloads and locks the new one.
-PartitionTarget* lock_append_target(DomainEntry* entry, int partition);
+// Locks the partition's hot relation (durable: its durable one) for insert
+// and returns it, indexes loaded; if a rotation made the cached target stale,
+// reloads and locks the new one. Lock the hot one first: its seq_rel is the
+// partition's.
+const AppendRel* lock_append_target(DomainEntry* entry, int partition, bool durable = false);
 
 void register_cache_callbacks();
 
