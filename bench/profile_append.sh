@@ -3,19 +3,23 @@
 # callgrind, deterministic, immune to the noise of a shared machine) of each
 # variant of bench/append.sh, plus a per-function breakdown of intent_append.
 #
-#   bench/profile_append.sh [--n 1000] [--out DIR] [--scripts "single_durable single_emit ..."]
+#   bench/profile_append.sh [--n 1000] [--out DIR] [--scripts "single_durable single_emit ..."] [--sync-commit on]
 #
 # Runs the statements of bench/scripts/*.sql as prepared statements in a
 # single-user backend (postgres --single) under callgrind, twice per variant
 # (N0 and N0+N statements, one transaction each), and reports
 # (Ir(N0+N) - Ir(N0)) / N: the instructions one append costs, commit included
 # (WAL flush waits are not instructions: see append.sh for those).
+# synchronous_commit is off unless --sync-commit on: staged appends take the
+# hot table only in transactions whose commit would otherwise not flush, so
+# profile staged with it on.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 N=1000
 N0=100
+SYNC_COMMIT=off
 OUT=""
 SCRIPTS="single_durable single_staged single_plain single_unlogged single_pgq single_emit
          batch_durable batch_staged batch_plain batch_unlogged batch_pgq batch_emit"
@@ -24,7 +28,8 @@ while [ $# -gt 0 ]; do
     --n) N=$2; shift ;;
     --out) OUT=$2; shift ;;
     --scripts) SCRIPTS=$2; shift ;;
-    *) sed -n '2,16p' "$0"; exit 2 ;;
+    --sync-commit) SYNC_COMMIT=$2; shift ;;
+    *) sed -n '2,19p' "$0"; exit 2 ;;
   esac
   shift
 done
@@ -61,7 +66,7 @@ gen() {
 
 run_cg() {  # run_cg NAME INPUT -> callgrind file
   runuser -u postgres -- valgrind --tool=callgrind --callgrind-out-file="$OUT/$1.cg" \
-    "$BIN/postgres" --single -D "$DATA" -c synchronous_commit=off -c shared_preload_libraries=intentlog \
+    "$BIN/postgres" --single -D "$DATA" -c synchronous_commit="$SYNC_COMMIT" -c shared_preload_libraries=intentlog \
     postgres <"$2" >"$OUT/$1.out" 2>"$OUT/$1.valgrind.log"
   grep -E '^(==[0-9]+== )?Collected' "$OUT/$1.valgrind.log" | awk '{print $NF}'
 }

@@ -92,31 +92,47 @@ int64 build_row(DomainEntry* d, Oid seq_rel, int partition, const Intent& in, Da
 // Whether writing the rows of a staged append to the unlogged hot table
 // spares this transaction a WAL flush at commit. PostgreSQL flushes at a
 // synchronous commit exactly when the transaction wrote WAL (its seqs
-// included: a sequence logs every 32 values, so a batch of a few dozen
-// intents always does); then, and when the commit never flushes
+// included: each partition's sequence logs once every 32 values, so in
+// steady state nearly every batch of a hundred intents does, and one in 32
+// single appends); then, and when the commit never flushes
 // (synchronous_commit = off), the hot table would only add its promotion
 // (a second insert, a delete, a vacuum) to the same flush, and the rows go
 // straight to the logged segment instead: durable with their transaction.
 bool hot_spares_a_flush() { return synchronous_commit > SYNCHRONOUS_COMMIT_OFF && XactLastRecEnd == InvalidXLogRecPtr; }
 
-// Appends intents in[order[0..count)] (all of one partition, in input
-// order) and stores each seq at seqs[order[i]].
-void append_group(DomainEntry* d, int partition, const Intent* in, const int* order, int count, Datum xid,
-                  TimestampTz now, int64* seqs) {
-  const AppendRel* target = lock_append_target(d, partition);
+// The rows of one partition's intents, their seqs taken, not inserted yet.
+struct PartitionRows {
+  int partition;
+  int count;
+  Datum* values;  // count * kIntentColumns
+  bool* nulls;
+};
+
+// Takes the seqs of in[order[0..count)] (all of one partition, in input
+// order), storing each at seqs[order[i]], and builds their rows.
+PartitionRows take_seqs(DomainEntry* d, int partition, const Intent* in, const int* order, int count, Datum xid,
+                        TimestampTz now, int64* seqs) {
+  (void)lock_append_target(d, partition);  // the entry is current: its seq_rel is the partition's
   const Oid seq_rel = d->parts[partition].seq_rel;
-  Datum* values = static_cast<Datum*>(palloc(sizeof(Datum) * kIntentColumns * count));
-  bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * kIntentColumns * count));
+  PartitionRows r{partition, count, nullptr, nullptr};
+  r.values = static_cast<Datum*>(palloc(sizeof(Datum) * kIntentColumns * count));
+  r.nulls = static_cast<bool*>(palloc(sizeof(bool) * kIntentColumns * count));
   for (int i = 0; i < count; ++i)
-    seqs[order[i]] = build_row(d, seq_rel, partition, in[order[i]], xid, now, values + i * kIntentColumns,
-                               nulls + i * kIntentColumns);
-  // Decided after the seqs are taken: their WAL counts.
-  if (d->staged && !hot_spares_a_flush()) target = lock_append_target(d, partition, true);
-  insert_intent_rows(target->rel, target->indexes, values, nulls, kIntentColumns, count);
-  wakeup_note_append(d->domain_id, partition);
-  append_counters_note(d->domain_id, count);
-  pfree(values);
-  pfree(nulls);
+    seqs[order[i]] = build_row(d, seq_rel, partition, in[order[i]], xid, now, r.values + i * kIntentColumns,
+                               r.nulls + i * kIntentColumns);
+  return r;
+}
+
+// Inserts the rows into the hot relation or (staged, `durable`) the
+// partition's logged segment. Looks the target up again: another
+// partition's lock may have reloaded the domain's entry (a rotation).
+void insert_rows(DomainEntry* d, const PartitionRows& r, bool durable) {
+  const AppendRel* target = lock_append_target(d, r.partition, durable);
+  insert_intent_rows(target->rel, target->indexes, r.values, r.nulls, kIntentColumns, r.count);
+  wakeup_note_append(d->domain_id, r.partition);
+  append_counters_note(d->domain_id, r.count);
+  pfree(r.values);
+  pfree(r.nulls);
 }
 
 // The transaction's top-level xid, taken before any seq (the read path's
@@ -165,7 +181,9 @@ INTENTLOG_FUNCTION(intentlog_intent_append) {
   Datum xid = top_xid8();
   int order = 0;
   int64 seq = 0;
-  append_group(d, partition, &in, &order, 1, xid, GetCurrentTimestamp(), &seq);
+  PartitionRows rows = take_seqs(d, partition, &in, &order, 1, xid, GetCurrentTimestamp(), &seq);
+  // Decided after the seq is taken: its WAL counts.
+  insert_rows(d, rows, d->staged && !hot_spares_a_flush());
   SPI_finish();
 
   Datum values[2] = {Int32GetDatum(partition), Int64GetDatum(seq)};
@@ -238,12 +256,17 @@ INTENTLOG_FUNCTION(intentlog_intent_append_batch) {
     order[i] = i;
   }
   std::stable_sort(order, order + n, [partitions](int a, int b) { return partitions[a] < partitions[b]; });
+  auto* groups = static_cast<PartitionRows*>(palloc(sizeof(PartitionRows) * (n > 0 ? n : 1)));
+  int ngroups = 0;
   for (int start = 0; start < n;) {
     int end = start;
     while (end < n && partitions[order[end]] == partitions[order[start]]) ++end;
-    append_group(d, partitions[order[start]], in, order + start, end - start, xid, now, seqs);
+    groups[ngroups++] = take_seqs(d, partitions[order[start]], in, order + start, end - start, xid, now, seqs);
     start = end;
   }
+  // Once for the whole batch, after all its seqs are taken: their WAL counts.
+  const bool durable = d->staged && !hot_spares_a_flush();
+  for (int g = 0; g < ngroups; ++g) insert_rows(d, groups[g], durable);
   for (int i = 0; i < n; ++i) {
     Datum values[2] = {Int32GetDatum(partitions[i]), Int64GetDatum(seqs[i])};
     bool nulls[2] = {false, false};

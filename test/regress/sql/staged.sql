@@ -20,7 +20,7 @@ SELECT intentlog.drop_domain('tmp');
 SELECT count(*) FROM pg_class WHERE relname LIKE 'tmp%' AND relnamespace = 'intentlog_data'::regnamespace;
 SELECT * FROM intentlog.intent_append('tmp', 'x', 'set');
 -- A large batch commits with a WAL flush anyway (its seqs write WAL: a
--- sequence logs every 32 values), so it goes straight to the logged segment,
+-- sequence logs once every 32 values), so it goes straight to the logged segment,
 -- durable with its transaction, and leaves promotion nothing to move.
 SELECT intentlog.create_domain('bulk', partitions => 1, durability => 'staged', promote_after => '1 hour') > 0 AS created;
 SELECT domain_id AS bulk_id FROM intentlog.domains WHERE name = 'bulk' \gset
