@@ -58,10 +58,10 @@ bool SnapshotView::in_progress(std::uint64_t xid) const {
 }
 
 CursorState advance_cursor(const CursorState& before, const SnapshotView& snap, const std::vector<FetchedRow>& rows,
-                           bool cut) {
+                           bool cut, std::int64_t last_seq) {
   CursorState next;
   const std::int64_t last = rows.empty() ? before.watermark : rows.back().seq;
-  std::int64_t top = before.watermark;
+  std::int64_t top = std::max(before.watermark, last_seq);
   for (const auto& r : rows) top = std::max(top, r.seq);
   // Cut at `last`: everything qualifying at or below it was returned, nothing
   // above it is known read. Not cut: every visible row above W was returned.

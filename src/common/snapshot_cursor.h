@@ -61,9 +61,15 @@ struct FetchedRow {
 
 // The cursor after a fetch in snapshot `snap` returned `rows` (ascending seq).
 // `cut` says the fetch stopped at its row limit, so rows above the last seq
-// may remain unread.
+// may remain unread. `last_seq`, when not negative, is the last seq the
+// partition handed out, read before `snap` was taken, for a reader of only
+// part of the partition (the staged promoter reads the hot table; rows
+// written straight to a segment are not its business): not cut, the cursor
+// moves up to it, since every seq at or below it belongs to a transaction
+// `snap` shows finished (its rows in this relation were returned) or in
+// progress (pending).
 CursorState advance_cursor(const CursorState& before, const SnapshotView& snap, const std::vector<FetchedRow>& rows,
-                           bool cut);
+                           bool cut, std::int64_t last_seq = -1);
 
 // The xids `snap` shows in progress that may hold seqs, ascending: xip and
 // [xmax, next_xid), without the reader's own.

@@ -5,13 +5,15 @@
 # not lose it, while what went to the hot table may be lost, inside a
 # recorded gap.
 #
-# Promotion is held back (promote_after 1 hour, the maintenance worker
-# paused), so nothing leaves the hot table before the crash. Then, per
-# transaction: the application's own row first, then the intent (WAL
-# before the seq: direct), or the intent alone (no WAL: hot, except the
-# appends whose seq the sequence logs). kill -9 of the postmaster, restart:
+# The maintenance worker is paused. First 100 application transactions (the
+# application's own row, then the intent: WAL before the seq, so direct)
+# and one promotion by hand, which moves nothing but steps the promoter's
+# cursor over them. Then, per transaction, such an application transaction
+# or the intent alone (no WAL: hot, except the appends whose seq the
+# sequence logs), not promoted. kill -9 of the postmaster, restart:
 #   - every intent of an application row survives, under its seq;
 #   - every seq that is gone lies inside a recorded gap;
+#   - the gaps start above the first 100 (the cursor stepped over them);
 #   - some of the intent-only ones were lost (the hot path was taken).
 # Runs its own throwaway cluster (it crashes it).
 set -euo pipefail
@@ -23,12 +25,19 @@ psql -XAtq -d postgres -c "ALTER SYSTEM SET intentlog.maintenance = off" -c "SEL
 q -c "SELECT intentlog.create_domain('cache', partitions => 2, durability => 'staged', promote_after => '1 hour')" \
   >/dev/null
 q -c "CREATE TABLE app_rows (k text PRIMARY KEY, p int, s bigint)" >/dev/null
+app_txn() {
+  echo "BEGIN; INSERT INTO app_rows (k) VALUES ('$1');
+        WITH i AS (SELECT * FROM intentlog.intent_append('cache', '$1', 'set'))
+        UPDATE app_rows SET p = i.partition, s = i.seq FROM i WHERE k = '$1'; COMMIT;"
+}
+for i in $(seq 100); do app_txn "first-$i"; done >"$SCRATCH/first.sql"
+q -f "$SCRATCH/first.sql" >/dev/null
+moved=$(q -c "SELECT sum(intentlog._promote(domain_id, partition)) FROM intentlog.partitions")
+[ "$moved" = 0 ] || fail "the promotion moved $moved rows of transactions that wrote WAL first"
 N=200
 {
   for i in $(seq "$N"); do
-    echo "BEGIN; INSERT INTO app_rows (k) VALUES ('app-$i');
-          WITH i AS (SELECT * FROM intentlog.intent_append('cache', 'app-$i', 'set'))
-          UPDATE app_rows SET p = i.partition, s = i.seq FROM i WHERE k = 'app-$i'; COMMIT;"
+    app_txn "app-$i"
     echo "SELECT 1 FROM intentlog.intent_append('cache', 'hot-$i', 'set');"
   done
 } >"$SCRATCH/load.sql"
@@ -37,9 +46,9 @@ q -c "SELECT key, partition, seq FROM intentlog_data.cache ORDER BY 1" >"$SCRATC
 hot_before=$(q -c "SELECT count(*) FROM intentlog_data.cache t JOIN pg_class c ON c.oid = t.tableoid
                    WHERE c.relpersistence = 'u'")
 direct_app=$(q -c "SELECT count(*) FROM intentlog_data.cache t JOIN pg_class c ON c.oid = t.tableoid
-                   WHERE c.relpersistence = 'p' AND t.key LIKE 'app-%'")
-echo "before the crash: $direct_app of $N application intents in the logged segment, $hot_before intents in the hot tables"
-[ "$direct_app" = "$N" ] || fail "only $direct_app of $N intents appended after their transaction's own write went to the segment"
+                   WHERE c.relpersistence = 'p' AND t.key NOT LIKE 'hot-%'")
+echo "before the crash: $direct_app of $((N + 100)) application intents in the logged segment, $hot_before intents in the hot tables"
+[ "$direct_app" = $((N + 100)) ] || fail "only $direct_app of $N intents appended after their transaction's own write went to the segment"
 [ "$hot_before" -gt $((N / 2)) ] || fail "only $hot_before intents took the hot table"
 
 "$_PG" crash "$CLUSTER"
@@ -71,6 +80,9 @@ for k, (p, s) in lost.items():
     assert any(gp == p and lo <= s <= hi for gp, lo, hi in gaps), f"{k} (partition {p}, seq {s}) lost outside any gap"
 assert lost, "nothing was lost: the hot path was not exercised"
 assert all(k.startswith("hot-") for k in lost)
+for k, (p, s) in before.items():
+    if k.startswith("first-"):
+        assert all(not (gp == p and lo <= s) for gp, lo, hi in gaps), f"a gap covers {k} (seq {s}), written before the promotion"
 print(f"  {len(app)} application intents kept, {len(lost)} hot intents lost, all inside {len(gaps)} gaps")
 PY
-echo "PASS: staged domain, kill -9: intents written after their transaction's own WAL survived; what the hot table lost lies inside the recorded gaps"
+echo "PASS: staged domain, kill -9: intents written after their transaction's own WAL survived; what the hot table lost lies inside the recorded gaps, which start above what the promoter stepped over"

@@ -87,6 +87,23 @@ TEST(Advance, CutBelowWatermarkKeepsPendingWithProgress) {
   EXPECT_TRUE(c2.pending.empty());
 }
 
+TEST(Advance, LastSeqMovesAnUncutCursorOverRowsElsewhere) {
+  // The promoter's cursor over a hot table: seqs 6..9 went straight to a
+  // segment, 10 is in the hot table, held by xid 60, still in progress; the
+  // partition's last seq was 10 before the snapshot.
+  CursorState c;
+  c.watermark = 5;
+  c.pending = {{40, 3}};  // still in progress: kept
+  auto next = advance_cursor(c, snap(40, 61, {40, 60}), {}, false, 10);
+  EXPECT_EQ(next.watermark, 10);
+  EXPECT_EQ(next.pending, (std::vector<PendingXid>{{40, 3}, {60, 5}}));
+  // Cut: rows above the last one returned may be unread, so it stays there.
+  auto cut = advance_cursor(c, snap(40, 61, {40}), {{7, 39}}, true, 10);
+  EXPECT_EQ(cut.watermark, 7);
+  // A last seq below the rows changes nothing.
+  EXPECT_EQ(advance_cursor(c, snap(40, 61, {40}), {{7, 39}}, false, 6).watermark, 7);
+}
+
 TEST(Latest, InProgressAndLateXidsArePendingFromZeroOwnAreNot) {
   SnapshotView s = snap(20, 30, {25, 21});
   s.xip = {21, 25};
