@@ -40,7 +40,7 @@ WERROR      ?= -Werror
 PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register $(WERROR) -MMD -MP
 SHLIB_LINK  = -lstdc++ -lprotobuf
 
-REGRESS      = setup append fetch errors staged schemas delivery observability consumers intent_row
+REGRESS      = setup append fetch errors staged schemas delivery leases observability consumers intent_row
 REGRESS_OPTS = --inputdir=test/regress --outputdir=build/regress
 
 # No JIT bitcode: it would need clang, and the append path gains nothing from it.

@@ -63,15 +63,20 @@ GRANT EXECUTE ON FUNCTION intentlog._recover_after_crash() TO intentlog_writer, 
 
 -- Worker coordination (sql/functions/50_worker.sql)
 REVOKE ALL ON FUNCTION intentlog._lease_lock(text, int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._lease_lock(text, int[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.lease_acquire(text, text, text, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.lease_acquire_all(text, text, text[], interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.lease_renew(text, text, text, interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.lease_release(text, text, text, int[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.unreported_gaps(text, text, int[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.unreported_gaps_all(text, text[], int[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.gap_reported(text, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION intentlog.lease_acquire(text, text, text, interval) TO intentlog_consumer;
+GRANT EXECUTE ON FUNCTION intentlog.lease_acquire_all(text, text, text[], interval) TO intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog.lease_renew(text, text, text, interval) TO intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog.lease_release(text, text, text, int[]) TO intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog.unreported_gaps(text, text, int[]) TO intentlog_consumer;
+GRANT EXECUTE ON FUNCTION intentlog.unreported_gaps_all(text, text[], int[]) TO intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog.gap_reported(text, bigint) TO intentlog_consumer;
 
 -- Schema registry (sql/functions/60_schemas.sql)

@@ -1,5 +1,7 @@
 #include "worker/store.h"
 
+#include "worker/delivery_store.h"
+
 namespace intentlog {
 
 pqxx::connection& Store::conn() {
@@ -17,8 +19,9 @@ pqxx::connection& Store::conn() {
     c->prepare("commit_cursor", "SELECT intentlog.commit_cursor($1, $2, $3, $4)");
     c->prepare("latest_cursor", "SELECT intentlog.latest_cursor($1, $2)");
     c->prepare("unreported_gaps",
-               "SELECT gap_id, partition, first_seq, last_seq, (extract(epoch FROM detected_at) * 1000000)::int8"
-               " FROM intentlog.unreported_gaps($1, $2, $3::int[])");
+               "SELECT domain, gap_id, partition, first_seq, last_seq,"
+               " (extract(epoch FROM detected_at) * 1000000)::int8"
+               " FROM intentlog.unreported_gaps_all($1, $2::text[], $3::int[])");
     c->prepare("gap_reported", "SELECT intentlog.gap_reported($1, $2)");
     conn_ = std::move(c);
   }
@@ -78,13 +81,20 @@ std::string Store::latest_cursor(const std::string& domain, int partition) {
   return tx.exec_prepared1("latest_cursor", domain, partition)[0].as<std::string>();
 }
 
-std::vector<GapRow> Store::unreported_gaps(const std::string& group, const std::string& domain,
-                                           const std::vector<int>& partitions) {
+std::vector<GapRow> Store::unreported_gaps(const std::string& group,
+                                           const std::vector<std::pair<std::string, int>>& partitions) {
+  std::vector<std::string> domains;
+  std::vector<int> numbers;
+  for (const auto& [d, p] : partitions) {
+    domains.push_back(d);
+    numbers.push_back(p);
+  }
   pqxx::nontransaction tx(conn());
   std::vector<GapRow> out;
-  for (const auto& r : tx.exec_prepared("unreported_gaps", group, domain, int_array_literal(partitions))) {
-    out.push_back(GapRow{r[0].as<std::int64_t>(), r[1].as<int>(), r[2].as<std::int64_t>(), r[3].as<std::int64_t>(),
-                         r[4].as<std::int64_t>()});
+  for (const auto& r :
+       tx.exec_prepared("unreported_gaps", group, text_array_literal(domains), int_array_literal(numbers))) {
+    out.push_back(GapRow{r[0].as<std::string>(), r[1].as<std::int64_t>(), r[2].as<int>(), r[3].as<std::int64_t>(),
+                         r[4].as<std::int64_t>(), r[5].as<std::int64_t>()});
   }
   return out;
 }

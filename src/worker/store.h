@@ -8,6 +8,7 @@
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "intentlog/v1/event.pb.h"
@@ -27,6 +28,7 @@ struct FetchResult {
 };
 
 struct GapRow {
+  std::string domain;
   std::int64_t gap_id = 0;
   int partition = 0;
   std::int64_t first_seq = 0;
@@ -56,8 +58,9 @@ class Store {
                     const std::optional<std::string>& from_cursor);
   void commit_cursor(const std::string& group, const std::string& domain, int partition, const std::string& cursor);
   std::string latest_cursor(const std::string& domain, int partition);
-  std::vector<GapRow> unreported_gaps(const std::string& group, const std::string& domain,
-                                      const std::vector<int>& partitions);
+  // intentlog.unreported_gaps_all of (domain, partition) pairs.
+  std::vector<GapRow> unreported_gaps(const std::string& group,
+                                      const std::vector<std::pair<std::string, int>>& partitions);
   void gap_reported(const std::string& group, std::int64_t gap_id);
   // intentlog.schema_descriptor(); version 0 = the current one.
   SchemaRow schema_descriptor(const std::string& domain, int version);

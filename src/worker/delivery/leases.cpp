@@ -2,18 +2,43 @@
 
 #include <spdlog/spdlog.h>
 
+#include "worker/delivery_store.h"
 #include "worker/log_fields.h"
 
 namespace intentlog {
 
-std::vector<int> lease_acquire(pqxx::connection& conn, const std::string& worker, const std::string& group,
-                               const std::string& domain, std::int64_t ttl_ms) {
-  pqxx::nontransaction tx(conn);
-  std::vector<int> out;
-  for (const auto& r : tx.exec_params(
-           "SELECT p FROM intentlog.lease_acquire($1, $2, $3, make_interval(secs => $4::int8 / 1000.0)) AS p", worker,
-           group, domain, ttl_ms)) {
-    out.push_back(r[0].as<int>());
+std::map<std::string, LeaseOutcome> lease_acquire_all(pqxx::connection& conn, const std::string& worker,
+                                                      const std::string& group, const std::vector<std::string>& domains,
+                                                      std::int64_t ttl_ms) {
+  std::map<std::string, LeaseOutcome> out;
+  for (const auto& d : domains) out[d];
+  try {
+    pqxx::nontransaction tx(conn);
+    for (const auto& r : tx.exec_params("SELECT domain, partition FROM intentlog.lease_acquire_all($1, $2, $3::text[],"
+                                        " make_interval(secs => $4::int8 / 1000.0))",
+                                        worker, group, text_array_literal(domains), ttl_ms)) {
+      out[r[0].as<std::string>()].partitions.push_back(r[1].as<int>());
+    }
+    return out;
+  } catch (const pqxx::broken_connection&) {
+    throw;
+  } catch (const pqxx::sql_error&) {
+    // One domain at a time below: the error then stays with its domain.
+  }
+  for (const auto& d : domains) {
+    LeaseOutcome& o = out[d];
+    try {
+      pqxx::nontransaction tx(conn);
+      for (const auto& r : tx.exec_params(
+               "SELECT p FROM intentlog.lease_acquire($1, $2, $3, make_interval(secs => $4::int8 / 1000.0)) AS p",
+               worker, group, d, ttl_ms)) {
+        o.partitions.push_back(r[0].as<int>());
+      }
+    } catch (const pqxx::broken_connection&) {
+      throw;
+    } catch (const pqxx::sql_error& e) {
+      o.error = e.what();
+    }
   }
   return out;
 }
@@ -26,39 +51,52 @@ void lease_release(pqxx::connection& conn, const std::string& worker, const std:
                  partitions ? arr.c_str() : nullptr);
 }
 
-void Leases::acquire(GroupDomain& gd) {
-  if (gd.lease_in_flight || ctx_.stopping) return;
-  gd.lease_in_flight = true;
-  const GroupDomainKey key{gd.group, gd.domain};
-  const std::uint64_t gen = gd.generation;
+void Leases::acquire(const std::string& group, const std::vector<GroupDomain*>& gds) {
+  if (ctx_.stopping) return;
+  std::vector<std::pair<std::string, std::uint64_t>> asked;  // (domain, generation)
+  std::vector<std::string> domains;
+  for (GroupDomain* gd : gds) {
+    if (gd->lease_in_flight) continue;
+    gd->lease_in_flight = true;
+    asked.emplace_back(gd->domain, gd->generation);
+    domains.push_back(gd->domain);
+  }
+  if (asked.empty()) return;
   const std::string worker = ctx_.cfg.worker_id;
   const auto ttl = ctx_.cfg.lease_ttl.count();
-  ctx_.db.run([key, worker, ttl](Store& s) { return lease_acquire(s.conn(), worker, key.first, key.second, ttl); },
-              [this, key, gen, worker](std::vector<int> parts) {
-                GroupDomain* gd = ctx_.find_group(key.first, key.second);
-                if (!gd) {
-                  // Retired while the call ran: the release may have run
-                  // first, so undo the renewal rather than sit on the
-                  // partitions until they expire.
-                  ctx_.db.run(
-                      [key, worker](Store& s) {
-                        lease_release(s.conn(), worker, key.first, key.second, nullptr);
-                        return true;
-                      },
-                      [](bool) {}, [](const std::string&) {});
-                  return;
-                }
-                if (gd->generation != gen) return;
-                gd->lease_in_flight = false;
-                gd->lease_ok_at = Clock::now();
-                on_held_(*gd, parts);
-              },
-              [this, key, gen](const std::string& error) {
-                GroupDomain* gd = ctx_.find_group(key.first, key.second);
-                if (!gd || gd->generation != gen) return;
-                gd->lease_in_flight = false;
-                spdlog::warn("event=lease_failed group={} domain={} error={}", q(key.first), q(key.second), q(error));
-              });
+  ctx_.db.run(
+      [group, domains, worker, ttl](Store& s) { return lease_acquire_all(s.conn(), worker, group, domains, ttl); },
+      [this, group, asked](std::map<std::string, LeaseOutcome> outcomes) {
+        for (const auto& [domain, gen] : asked) finish({group, domain}, gen, outcomes[domain]);
+      },
+      [this, group, asked](const std::string& error) {
+        for (const auto& [domain, gen] : asked) finish({group, domain}, gen, LeaseOutcome{{}, error});
+      });
+}
+
+void Leases::finish(const GroupDomainKey& key, std::uint64_t generation, const LeaseOutcome& outcome) {
+  GroupDomain* gd = ctx_.find_group(key.first, key.second);
+  if (!gd) {
+    if (outcome.error) return;
+    // Retired while the call ran: the release may have run first, so undo
+    // the renewal rather than sit on the partitions until they expire.
+    const std::string worker = ctx_.cfg.worker_id;
+    ctx_.db.run(
+        [key, worker](Store& s) {
+          lease_release(s.conn(), worker, key.first, key.second, nullptr);
+          return true;
+        },
+        [](bool) {}, [](const std::string&) {});
+    return;
+  }
+  if (gd->generation != generation) return;
+  gd->lease_in_flight = false;
+  if (outcome.error) {
+    spdlog::warn("event=lease_failed group={} domain={} error={}", q(key.first), q(key.second), q(*outcome.error));
+    return;
+  }
+  gd->lease_ok_at = Clock::now();
+  on_held_(*gd, outcome.partitions);
 }
 
 void Leases::release(const GroupDomainKey& key, std::vector<std::pair<int, std::string>> finals,

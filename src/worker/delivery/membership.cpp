@@ -91,12 +91,17 @@ void Membership::finish_join(std::uint64_t id) {
   m.joined = true;
   m.sink->joined(w);
   spdlog::info("event=joined session={} group={}", id, q(m.request.group));
+  const std::string group = m.request.group;
   const std::vector<std::string> domains = m.request.domains;
-  for (const auto& d : domains) reassign(join_group_domain(m, d));
+  std::vector<GroupDomain*> opened;
+  for (const auto& d : domains) reassign(join_group_domain(m, d, opened));
+  leases_.acquire(group, opened);
   ctx_.wake(id);
 }
 
-GroupDomain& Membership::join_group_domain(Member& m, const std::string& domain) {
+// `opened` gets the group domain if this member opens it (its leases are
+// still to be taken).
+GroupDomain& Membership::join_group_domain(Member& m, const std::string& domain, std::vector<GroupDomain*>& opened) {
   const std::uint64_t id = m.sink->id();
   const GroupDomainKey key{m.request.group, domain};
   auto it = ctx_.groups.find(key);
@@ -111,7 +116,7 @@ GroupDomain& Membership::join_group_domain(Member& m, const std::string& domain)
     }
     gd->lease_ok_at = GroupDomain::Clock::now();
     it = ctx_.groups.emplace(key, std::move(gd)).first;
-    leases_.acquire(*it->second);
+    opened.push_back(it->second.get());
   } else if (m.request.start != v1::START_COMMITTED) {
     spdlog::info("event=start_ignored session={} group={} domain={} reason=\"group already reading here\"", id,
                  q(m.request.group), q(domain));
@@ -242,12 +247,13 @@ void Membership::on_leases(GroupDomain& gd, const std::vector<int>& parts) {
   }
   if (changed) {
     reassign(gd);
-    check_gaps(gd);
+    check_gaps(gd.group, {&gd});
   }
 }
 
 void Membership::lease_tick() {
   const auto now = GroupDomain::Clock::now();
+  std::map<std::string, std::vector<GroupDomain*>> by_group;
   for (auto& [key, gd] : ctx_.groups) {
     if (leases_.expired(*gd, now)) {
       // Could not renew for a whole lease time: another worker may own these
@@ -259,8 +265,12 @@ void Membership::lease_tick() {
       gd->streams.clear();
       reassign(*gd);
     }
-    leases_.acquire(*gd);
-    check_gaps(*gd);
+    by_group[key.first].push_back(gd.get());
+  }
+  // One renewal and one gap query per group, whatever its number of domains.
+  for (const auto& [group, gds] : by_group) {
+    leases_.acquire(group, gds);
+    check_gaps(group, gds);
   }
 }
 
@@ -310,52 +320,64 @@ void Membership::close_stream(std::unique_ptr<PartitionStream> st) {
       [](bool) {}, [](const std::string&) {});
 }
 
-void Membership::check_gaps(GroupDomain& gd) {
-  const DomainInfo* c = catalog_.find(gd.domain);
-  if (!c || c->durability != "staged" || gd.gaps_in_flight || gd.streams.empty()) return;
-  std::vector<int> parts;
-  for (auto& [p, st] : gd.streams) parts.push_back(p);
-  gd.gaps_in_flight = true;
-  const GroupDomainKey key{gd.group, gd.domain};
-  const std::uint64_t gen = gd.generation;
-  auto finish = [this, key, gen]() -> GroupDomain* {
-    GroupDomain* g = ctx_.find_group(key.first, key.second);
+// Gaps not reported yet of the partitions the staged domains among `gds`
+// (all of `group`) stream here, one query for all of them; each gap goes to
+// the member its partition is assigned to.
+void Membership::check_gaps(const std::string& group, const std::vector<GroupDomain*>& gds) {
+  std::vector<std::pair<std::string, std::uint64_t>> asked;  // (domain, generation)
+  std::vector<std::pair<std::string, int>> parts;
+  for (GroupDomain* gd : gds) {
+    const DomainInfo* c = catalog_.find(gd->domain);
+    if (!c || c->durability != "staged" || gd->gaps_in_flight || gd->streams.empty()) continue;
+    gd->gaps_in_flight = true;
+    asked.emplace_back(gd->domain, gd->generation);
+    for (auto& [p, st] : gd->streams) parts.emplace_back(gd->domain, p);
+  }
+  if (asked.empty()) return;
+  // The group domain the answer is for, if it is still the one asked about.
+  auto finish = [this, group](const std::string& domain, std::uint64_t gen) -> GroupDomain* {
+    GroupDomain* g = ctx_.find_group(group, domain);
     if (!g || g->generation != gen) return nullptr;
     g->gaps_in_flight = false;
     return g;
   };
-  ctx_.db.run([key, parts](Store& s) { return s.unreported_gaps(key.first, key.second, parts); },
-              [this, key, finish](std::vector<GapRow> gaps) {
-                GroupDomain* g = finish();
-                if (!g) return;
-                for (const auto& row : gaps) {
-                  auto it = g->streams.find(row.partition);
-                  if (it == g->streams.end() || !it->second->assigned) continue;
-                  Member* m = find(it->second->assigned);
-                  if (!m) continue;
-                  v1::Gap gap;
-                  gap.set_domain(key.second);
-                  gap.set_partition(row.partition);
-                  gap.set_first_seq(row.first_seq);
-                  gap.set_last_seq(row.last_seq);
-                  gap.set_gap_id(row.gap_id);
-                  gap.mutable_detected_at()->set_seconds(row.detected_at_us / 1000000);
-                  gap.mutable_detected_at()->set_nanos(static_cast<int>(row.detected_at_us % 1000000) * 1000);
-                  m->sink->gap(gap);
-                  spdlog::warn("event=gap_reported group={} domain={} partition={} first_seq={} last_seq={}",
-                               q(key.first), q(key.second), row.partition, row.first_seq, row.last_seq);
-                  ctx_.db.run(
-                      [group = key.first, id = row.gap_id](Store& s) {
-                        s.gap_reported(group, id);
-                        return true;
-                      },
-                      [](bool) {}, [](const std::string&) {});
+  ctx_.db.run([group, parts](Store& s) { return s.unreported_gaps(group, parts); },
+              [this, group, asked, finish](std::vector<GapRow> gaps) {
+                for (const auto& [domain, gen] : asked) {
+                  if (GroupDomain* g = finish(domain, gen)) report_gaps(*g, gaps);
                 }
               },
-              [finish](const std::string& error) {
-                finish();
-                spdlog::warn("event=gaps_failed error={}", q(error));
+              [group, asked, finish](const std::string& error) {
+                for (const auto& [domain, gen] : asked) finish(domain, gen);
+                spdlog::warn("event=gaps_failed group={} error={}", q(group), q(error));
               });
+}
+
+void Membership::report_gaps(GroupDomain& gd, const std::vector<GapRow>& gaps) {
+  for (const auto& row : gaps) {
+    if (row.domain != gd.domain) continue;
+    auto it = gd.streams.find(row.partition);
+    if (it == gd.streams.end() || !it->second->assigned) continue;
+    Member* m = find(it->second->assigned);
+    if (!m) continue;
+    v1::Gap gap;
+    gap.set_domain(gd.domain);
+    gap.set_partition(row.partition);
+    gap.set_first_seq(row.first_seq);
+    gap.set_last_seq(row.last_seq);
+    gap.set_gap_id(row.gap_id);
+    gap.mutable_detected_at()->set_seconds(row.detected_at_us / 1000000);
+    gap.mutable_detected_at()->set_nanos(static_cast<int>(row.detected_at_us % 1000000) * 1000);
+    m->sink->gap(gap);
+    spdlog::warn("event=gap_reported group={} domain={} partition={} first_seq={} last_seq={}", q(gd.group),
+                 q(gd.domain), row.partition, row.first_seq, row.last_seq);
+    ctx_.db.run(
+        [group = gd.group, id = row.gap_id](Store& s) {
+          s.gap_reported(group, id);
+          return true;
+        },
+        [](bool) {}, [](const std::string&) {});
+  }
 }
 
 }  // namespace intentlog

@@ -77,14 +77,15 @@ class Membership {
 
  private:
   void finish_join(std::uint64_t id);
-  GroupDomain& join_group_domain(Member& m, const std::string& domain);
+  GroupDomain& join_group_domain(Member& m, const std::string& domain, std::vector<GroupDomain*>& opened);
   void retire(GroupDomainKey key);
   void release_done();
   void reassign(GroupDomain& gd);
   void rebuild_member(std::uint64_t id);
   void open_stream(GroupDomain& gd, int partition);
   void close_stream(std::unique_ptr<PartitionStream> st);
-  void check_gaps(GroupDomain& gd);
+  void check_gaps(const std::string& group, const std::vector<GroupDomain*>& gds);
+  void report_gaps(GroupDomain& gd, const std::vector<GapRow>& gaps);
 
   DeliveryContext& ctx_;
   Catalog& catalog_;
