@@ -178,10 +178,14 @@ AS 'MODULE_PATHNAME', 'intentlog_promotable';
 -- Whether a partition's promotion is due and would move something. Due a
 -- little early, so that the promote_after bound holds between rounds.
 CREATE OR REPLACE FUNCTION intentlog._promotion_due(durability text, promoted_at timestamptz, promote_after interval,
-                                         hot regclass, cursor text)
+                                         hot regclass, cursor text, seq_rel regclass)
 RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+  -- Something to move, or seqs that went straight to a segment for the
+  -- promoter's cursor to step over.
   SELECT CASE WHEN durability = 'staged' AND promoted_at + promote_after <= now() + interval '300 milliseconds'
-              THEN intentlog._promotable(hot, cursor) ELSE false END
+              THEN intentlog._promotable(hot, cursor)
+                   OR coalesce(pg_sequence_last_value(seq_rel), 0) > split_part(cursor, ';', 1)::bigint
+              ELSE false END
 $$;
 
 -- One partition's share of a maintenance round. The background worker runs
@@ -195,7 +199,8 @@ DECLARE
   part record;
 BEGIN
   promoted := 0; rotated := false; dropped := 0;
-  SELECT intentlog._promotion_due(dom.durability, x.promoted_at, dom.promote_after, x.hot_rel, x.promote_cursor)
+  SELECT intentlog._promotion_due(dom.durability, x.promoted_at, dom.promote_after, x.hot_rel, x.promote_cursor,
+                                  x.seq_rel)
          AS due INTO part
     FROM intentlog.partitions x JOIN intentlog.domains dom USING (domain_id)
    WHERE x.domain_id = d AND x.partition = p;

@@ -88,3 +88,7 @@ BEGIN
     EXECUTE format('DROP INDEX %s', i);
   END LOOP;
 END $$;
+
+-- _promotion_due takes the partition's sequence too (staged promotion steps
+-- its cursor over seqs that went straight to a segment).
+DROP FUNCTION IF EXISTS intentlog._promotion_due(text, timestamptz, interval, regclass, text);

@@ -342,7 +342,7 @@ void Membership::check_gaps(const std::string& group, const std::vector<GroupDom
     return g;
   };
   ctx_.db.run([group, parts](Store& s) { return s.unreported_gaps(group, parts); },
-              [this, group, asked, finish](std::vector<GapRow> gaps) {
+              [this, asked, finish](std::vector<GapRow> gaps) {
                 for (const auto& [domain, gen] : asked) {
                   if (GroupDomain* g = finish(domain, gen)) report_gaps(*g, gaps);
                 }
