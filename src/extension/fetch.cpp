@@ -192,12 +192,13 @@ constexpr const char* kPromoteColumns =
 // The scan plans of this backend, kept across calls: planning the query over
 // a partition's segments costs several times more than running it for a
 // small batch (0.25 ms against 0.05 ms for 10 rows). Two per (relation,
-// select list): the common case, no pending xids, is one ordered index range
-// over the segments and runs on a generic plan; with pending xids each call
-// is planned for its own arrays (a generic plan would walk the whole seq
-// range instead of the few rows of the pending xids). An entry whose
-// relation was dropped and whose OID came back under another name is
-// prepared again.
+// select list), both generic plans: the common case, no pending xids, is one
+// ordered index range over the segments; with pending xids, their rows are
+// found through the segments' xid index (a hot table has none: its primary
+// key range above the lowest `from`) and sorted with the tail. Under load
+// nearly every fetch has pending xids, so this one is not planned per call
+// either (a custom plan cost more than the scan). An entry whose relation
+// was dropped and whose OID came back under another name is prepared again.
 struct ScanPlanKey {
   Oid rel;
   const char* columns;  // kFetchColumns or kScanColumns
@@ -248,19 +249,22 @@ SPIPlanPtr scan_plan(Oid rel, const char* columns, bool pending) {
       hash_search(plans, &old->key, HASH_REMOVE, nullptr);
     }
   }
-  // The tail (seq > W) and late committers (rows of pending xids at or below
-  // W), each limited on its own so the index scans stop early.
+  // The tail (seq > W, limited so the index scan stops early) and late
+  // committers: rows of pending xids above their own `from` and at or below
+  // W. $5, the lowest `from`, bounds the range a hot table's primary key
+  // walks. The late committers' part has no ORDER BY of its own, so that the
+  // planner takes the xid index rather than walking the seq range in order.
   char* sql = pending ? psprintf(
                             "SELECT %s FROM ("
                             " (SELECT *, ctid FROM %s WHERE seq > $1 ORDER BY seq LIMIT $4)"
                             " UNION ALL"
-                            " (SELECT t.*, t.ctid FROM %s t JOIN unnest($2::xid8[], $3::int8[]) AS p(x, f)"
-                            "   ON t.xid = p.x AND t.seq > p.f AND t.seq <= $1 ORDER BY t.seq LIMIT $4)"
+                            " (SELECT t.*, t.ctid FROM %s t WHERE t.xid = ANY ($2) AND t.seq > $5 AND t.seq <= $1"
+                            "   AND t.seq > (SELECT p.f FROM unnest($2, $3) AS p(x, f) WHERE p.x = t.xid LIMIT 1))"
                             ") s ORDER BY seq LIMIT $4",
                             columns, relname, relname)
                       : psprintf("SELECT %s FROM %s WHERE seq > $1 ORDER BY seq LIMIT $4", columns, relname);
-  Oid types[4] = {INT8OID, XID8ARRAYOID, INT8ARRAYOID, INT4OID};
-  SPIPlanPtr plan = SPI_prepare_cursor(sql, 4, types, pending ? CURSOR_OPT_CUSTOM_PLAN : CURSOR_OPT_GENERIC_PLAN);
+  Oid types[5] = {INT8OID, XID8ARRAYOID, INT8ARRAYOID, INT4OID, INT8OID};
+  SPIPlanPtr plan = SPI_prepare_cursor(sql, 5, types, CURSOR_OPT_GENERIC_PLAN);
   if (plan == nullptr) elog(ERROR, "intentlog: cannot prepare fetch: %s", SPI_result_code_string(SPI_result));
   if (SPI_keepplan(plan) != 0) elog(ERROR, "intentlog: cannot keep the fetch plan");
   e = static_cast<ScanPlanEntry*>(hash_search(plans, &key, HASH_ENTER, nullptr));
@@ -327,8 +331,10 @@ ScanRows scan_rows(Oid rel, const PlainCursor& before, int max_rows, const char*
   // One snapshot for the rows and for the in-progress xids that become pending.
   Snapshot snap = RegisterSnapshot(GetTransactionSnapshot());
   PlainSnapshot plain = plain_snapshot(snap);
-  Datum values[4] = {Int64GetDatum(before.watermark), xid8_array(before.xids, before.npending),
-                     int8_array(before.froms, before.npending), Int32GetDatum(max_rows)};
+  int64 lowest_from = before.watermark;
+  for (int i = 0; i < before.npending; ++i) lowest_from = std::min(lowest_from, before.froms[i]);
+  Datum values[5] = {Int64GetDatum(before.watermark), xid8_array(before.xids, before.npending),
+                     int8_array(before.froms, before.npending), Int32GetDatum(max_rows), Int64GetDatum(lowest_from)};
   int rc = SPI_execute_snapshot(plan, values, nullptr, snap, InvalidSnapshot, true, false, max_rows);
   if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: fetch failed: %s", SPI_result_code_string(rc));
   UnregisterSnapshot(snap);
