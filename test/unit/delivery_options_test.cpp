@@ -66,6 +66,10 @@ TEST(DeliveryOptions, ArrayLiterals) {
   EXPECT_EQ(bigint_array_literal({1, -2, 9007199254740993}), "{1,-2,9007199254740993}");
   // Every key survives: quotes, backslashes, commas, braces, empty, NULL.
   EXPECT_EQ(text_array_literal({"a\"b", "c\\d", "", "NULL", ",{}"}), "{\"a\\\"b\",\"c\\\\d\",\"\",\"NULL\",\",{}\"}");
+  // nullopt is NULL; the text "NULL" stays a string.
+  EXPECT_EQ(nullable_text_array_literal({std::string("1;2:0,3:1"), std::nullopt, std::string("NULL")}),
+            "{\"1;2:0,3:1\",NULL,\"NULL\"}");
+  EXPECT_EQ(nullable_text_array_literal({}), "{}");
 }
 
 }  // namespace

@@ -44,6 +44,13 @@ using GroupDomainKey = std::pair<std::string, std::string>;  // (group, domain)
 // One consumer group reading one domain on this worker: its members here,
 // the partitions it holds the lease of (one PartitionStream each), and the
 // state of its lease, gap and due-retry calls.
+// A partition's fetch waiting for its group-domain's fetch statement.
+struct WaitingFetch {
+  std::uint64_t stream = 0;  // PartitionStream id
+  FetchAsk ask;
+  std::chrono::steady_clock::time_point asked;
+};
+
 struct GroupDomain {
   using Clock = std::chrono::steady_clock;
 
@@ -60,6 +67,12 @@ struct GroupDomain {
   bool gaps_in_flight = false;
   bool due_in_flight = false;     // intentlog.due_retries running
   Clock::time_point due_poll_at;  // next due_retries call
+  // Its partitions are fetched by one statement at a time
+  // (Store::fetch_partitions); fetches asked meanwhile wait here and go out
+  // together when it returns, so the busier the domain, the more partitions
+  // each statement serves.
+  std::vector<WaitingFetch> fetches_waiting;
+  bool fetch_in_flight = false;
 
   ~GroupDomain();
 };

@@ -15,6 +15,49 @@ namespace {
 constexpr auto kRetryDelay = std::chrono::seconds(1);
 constexpr auto kWarnEvery = std::chrono::seconds(10);
 constexpr auto kRecentlyActive = std::chrono::seconds(10);
+constexpr std::size_t kStatementFetches = 2;
+
+// Sends the fetches waiting in `gd` as one statement, unless one is running.
+void send_fetches(DeliveryContext& ctx, GroupDomain& gd) {
+  if (gd.fetch_in_flight || gd.fetches_waiting.empty() || ctx.stopping) return;
+  gd.fetch_in_flight = true;
+  std::vector<WaitingFetch> batch = std::move(gd.fetches_waiting);
+  gd.fetches_waiting.clear();
+  // One statement brings at most kStatementFetches fetches' worth of rows
+  // (the asks are scaled down to it), so that its result in memory stays
+  // near what one fetch per connection held.
+  std::size_t total = 0;
+  for (const WaitingFetch& w : batch) total += static_cast<std::size_t>(w.ask.max_rows);
+  const std::size_t cap = kStatementFetches * static_cast<std::size_t>(ctx.cfg.fetch_rows);
+  if (total > cap) {
+    for (WaitingFetch& w : batch)
+      w.ask.max_rows = std::max(1, static_cast<int>(static_cast<std::size_t>(w.ask.max_rows) * cap / total));
+  }
+  std::vector<FetchAsk> asks;
+  asks.reserve(batch.size());
+  for (const WaitingFetch& w : batch) asks.push_back(w.ask);
+  // Once it returned: the next statement takes what waited meanwhile.
+  auto sent = [&ctx, g = gd.group, d = gd.domain, generation = gd.generation] {
+    GroupDomain* now = ctx.find_group(g, d);
+    if (!now || now->generation != generation) return;
+    now->fetch_in_flight = false;
+    send_fetches(ctx, *now);
+  };
+  ctx.db.run([g = gd.group, d = gd.domain, asks = std::move(asks)](Store& s) { return s.fetch_partitions(g, d, asks); },
+             [&ctx, batch, sent](std::vector<FetchResult> results) {
+               for (std::size_t i = 0; i < batch.size() && i < results.size(); ++i) {
+                 if (PartitionStream* st = ctx.find_stream(batch[i].stream))
+                   st->on_fetched(std::move(results[i]), batch[i].ask.max_rows, batch[i].asked);
+               }
+               sent();
+             },
+             [&ctx, batch, sent](const std::string&) {
+               for (const WaitingFetch& w : batch) {
+                 if (PartitionStream* st = ctx.find_stream(w.stream)) st->fetch_alone(w.ask.max_rows);
+               }
+               sent();
+             });
+}
 
 }  // namespace
 
@@ -86,45 +129,58 @@ void PartitionStream::maybe_fetch() {
   const int rows = static_cast<int>(std::min<std::size_t>(room, static_cast<std::size_t>(cfg.fetch_rows)));
   fetching = true;
   dirty = false;
+  GroupDomain* gd = ctx_.find_group(group, domain);
+  if (!gd) {
+    fetch_alone(rows);
+    return;
+  }
+  gd->fetches_waiting.push_back(WaitingFetch{id, FetchAsk{partition, rows, fetch_cursor}, Clock::now()});
+  send_fetches(ctx_, *gd);
+}
+
+void PartitionStream::fetch_alone(int rows) {
   DeliveryContext& ctx = ctx_;
   ctx.db.run(
       [g = group, d = domain, p = partition, rows, c = fetch_cursor](Store& s) { return s.fetch(g, d, p, rows, c); },
       [&ctx, id = id, rows, asked = Clock::now()](FetchResult r) {
-        PartitionStream* st = ctx.find_stream(id);
-        if (!st) return;
-        st->fetching = false;
-        st->metrics.fetch_seconds->observe(std::chrono::duration<double>(Clock::now() - asked).count());
-        st->metrics.fetch_rows->observe(static_cast<double>(r.events.size()));
-        if (!r.events.empty()) {
-          const std::size_t n = r.events.size();
-          const std::uint64_t batch = st->tracker.add_batch(r.next_cursor, n);
-          const std::size_t before = st->scheduler.bytes();
-          st->retries_.accept_fetched(*st, batch, std::move(r.events));
-          st->avg_event_bytes =
-              std::max<std::size_t>(64, (st->avg_event_bytes + (st->scheduler.bytes() - before) / n) / 2);
-          st->fetch_cursor = std::move(r.next_cursor);
-          if (n >= static_cast<std::size_t>(rows)) st->dirty = true;  // probably more behind
-          st->active_at = Clock::now();
-          ctx.stats.fetched += n;
-          st->metrics.fetched->inc(n);
-          ctx.wake(st->assigned);
-        }
-        st->maybe_fetch();
+        if (PartitionStream* st = ctx.find_stream(id)) st->on_fetched(std::move(r), rows, asked);
       },
       [&ctx, id = id](const std::string& error) {
-        PartitionStream* st = ctx.find_stream(id);
-        if (!st) return;
-        st->fetching = false;
-        st->dirty = true;
-        st->metrics.fetch_errors->inc();
-        const auto now = Clock::now();
-        st->retry_at = now + kRetryDelay;
-        if (now - st->fetch_warned_at > kWarnEvery) {  // one line per outage, not one per second
-          st->fetch_warned_at = now;
-          spdlog::warn("event=fetch_failed group={} domain={} partition={} error={}", q(st->group), q(st->domain),
-                       st->partition, q(error));
-        }
+        if (PartitionStream* st = ctx.find_stream(id)) st->on_fetch_failed(error);
       });
+}
+
+void PartitionStream::on_fetched(FetchResult r, int rows, Clock::time_point asked) {
+  fetching = false;
+  metrics.fetch_seconds->observe(std::chrono::duration<double>(Clock::now() - asked).count());
+  metrics.fetch_rows->observe(static_cast<double>(r.events.size()));
+  if (!r.events.empty()) {
+    const std::size_t n = r.events.size();
+    const std::uint64_t batch = tracker.add_batch(r.next_cursor, n);
+    const std::size_t before = scheduler.bytes();
+    retries_.accept_fetched(*this, batch, std::move(r.events));
+    avg_event_bytes = std::max<std::size_t>(64, (avg_event_bytes + (scheduler.bytes() - before) / n) / 2);
+    fetch_cursor = std::move(r.next_cursor);
+    if (n >= static_cast<std::size_t>(rows)) dirty = true;  // probably more behind
+    active_at = Clock::now();
+    ctx_.stats.fetched += n;
+    metrics.fetched->inc(n);
+    ctx_.wake(assigned);
+  }
+  maybe_fetch();
+}
+
+void PartitionStream::on_fetch_failed(const std::string& error) {
+  fetching = false;
+  dirty = true;
+  metrics.fetch_errors->inc();
+  const auto now = Clock::now();
+  retry_at = now + kRetryDelay;
+  if (now - fetch_warned_at > kWarnEvery) {  // one line per outage, not one per second
+    fetch_warned_at = now;
+    spdlog::warn("event=fetch_failed group={} domain={} partition={} error={}", q(group), q(domain), partition,
+                 q(error));
+  }
 }
 
 void PartitionStream::on_tick(Clock::time_point now, bool poll, bool poll_all) {

@@ -26,6 +26,7 @@
 #include "worker/delivery/commit_tracker.h"
 #include "worker/delivery/key_scheduler.h"
 #include "worker/metrics/delivery_metrics.h"
+#include "worker/store.h"
 
 namespace intentlog {
 
@@ -49,7 +50,8 @@ class PartitionStream {
 
   // START_LATEST: reads (and stores) the partition's latest cursor first.
   void maybe_start();
-  // Fetches if rows may be waiting, a member is assigned and the buffer has room.
+  // Fetches if rows may be waiting, a member is assigned and the buffer has room
+  // (with the other partitions of its group-domain that have rows waiting).
   void maybe_fetch();
   // Every commit_interval: ack timeouts, a pending start, the cursor commit,
   // a fetch (`poll`: also when no wake-up came).
@@ -113,6 +115,14 @@ class PartitionStream {
   // Progressive consistency reads: the domain's state_query (empty: none).
   std::string state_query;
   std::chrono::milliseconds consistency_timeout{5000};
+
+  // What a fetch of up to `rows` rows, asked at `asked`, brought or why it
+  // failed (a batched fetch delivers each partition's part here).
+  void on_fetched(FetchResult r, int rows, Clock::time_point asked);
+  void on_fetch_failed(const std::string& error);
+  // A fetch of this partition in a statement of its own (a batched fetch
+  // failed: a partition that fails alone must not hold back the others).
+  void fetch_alone(int rows);
 
  private:
   void start_commit();
