@@ -13,6 +13,12 @@
 #       (pgbench --log, no worker or consumer running) against p99 commit ->
 #       receipt (worker and consumer running), alternating, per round; goal
 #       receipt p99 <= commit p99 + 5 ms.
+#   (d) offered rates: the producers of (a) throttled (pgbench -R) to each of
+#       --rates intents/s, all cores, 1 worker: whether the pipeline sustains
+#       the rate (appended at the offered rate, received as fast, p99 < 1 s,
+#       caught up within 1 s). Goal 5a is judged here, at 100,000/s: (a)'s
+#       unthrottled producers take all the CPU they can, so (a) shows the
+#       highest append rate, not a rate the pipeline sustains.
 #   (c) the scaling matrix: (a) with the server, pgbench, the worker(s) and
 #       the consumer(s) pinned with taskset to 1 and to 2 cores, with 1 and 2
 #       workers (2 workers split the partitions through leases; one tail per
@@ -24,12 +30,12 @@
 # round; figures are medians over the rounds.
 #
 #   bench/e2e.sh [--quick] [--secs S] [--rounds N] [--clients C] [--batch B]
-#                [--cells "CORES:WORKERS ..."] [--single-clients C] [--no-single]
+#                [--cells "CORES:WORKERS ..."] [--rates "R ..."] [--single-clients C] [--no-single]
 #                [--out DIR] [--no-build]
 #
 # Defaults: --secs 10 --rounds 3 --clients 8 --batch 100 --cells "1:1 1:2 2:1 2:2"
-# (plus all:1, unpinned, when the machine has more than 2 cores)
-# --single-clients 4; ~8 min on 2 cores. --quick: --secs 5 --rounds 2, output
+# (plus all:1, unpinned, when the machine has more than 2 cores) --rates "100000 75000 50000"
+# --single-clients 4; ~12 min on 2 cores. --quick: --secs 5 --rounds 2, output
 # to bench/out/ (~3 min). CORES: a count (taskset -c 0..CORES-1) or "all".
 # Goal (a) is judged on the cell with the most cores and 1 worker.
 # Writes OUT/STAMP-e2e.tsv (one line per measurement) and OUT/STAMP-e2e.md (the
@@ -39,7 +45,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 ARGS="$*"
-SECS=10 ROUNDS=3 CLIENTS=8 BATCH=100 CELLS="" SCLIENTS=4 SINGLE=1 OUT="" BUILD=1 QUICK=0
+SECS=10 ROUNDS=3 CLIENTS=8 BATCH=100 CELLS="" RATES="100000 75000 50000" SCLIENTS=4 SINGLE=1 OUT="" BUILD=1 QUICK=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1; SECS=5; ROUNDS=2; shift ;;
@@ -48,11 +54,12 @@ while [ $# -gt 0 ]; do
     --clients) CLIENTS=$2; shift 2 ;;
     --batch) BATCH=$2; shift 2 ;;
     --cells) CELLS=$2; shift 2 ;;
+    --rates) RATES=$2; shift 2 ;;
     --single-clients) SCLIENTS=$2; shift 2 ;;
     --no-single) SINGLE=0; shift ;;
     --out) OUT=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    *) sed -n '2,38p' "$0"; exit 2 ;;
+    *) sed -n '2,44p' "$0"; exit 2 ;;
   esac
 done
 [ "$SECS" -ge 4 ] || { echo "--secs must be >= 4" >&2; exit 2; }
@@ -78,7 +85,8 @@ TSV=$OUT/$STAMP-e2e.tsv MD=$OUT/$STAMP-e2e.md RAWDIR=$OUT/$STAMP-e2e
 export INTENTLOG_RUNDIR=${INTENTLOG_RUNDIR:-/tmp/intentlog-bench-e2e.$(id -u)}
 NCELLS=$(wc -w <<<"$CELLS")
 source "$HERE/bench/lib.sh"
-bench_cluster e2e "$BUILD" $((300 + (ROUNDS * (NCELLS + 2 * SINGLE) + SINGLE) * (SECS + 90)))
+NRATES=$(wc -w <<<"$RATES")
+bench_cluster e2e "$BUILD" $((300 + (ROUNDS * (NCELLS + NRATES + 2 * SINGLE) + SINGLE) * (SECS + 90)))
 STATS="$PY $HERE/bench/e2e_stats.py"
 PGDATA_DIR=$INTENTLOG_RUNDIR/clusters/$BENCH_CLUSTER/data
 
@@ -284,6 +292,21 @@ for r in $(seq "$ROUNDS"); do
       "behind at end $M_BEHIND (caught up in $M_CATCHUP ms), load $M_LOAD"
     say "   cpu: $M_CPU"
     say "   $M_BOTTLENECK"
+  done
+done
+
+# (d): offered rates, the starting rate rotating each round.
+read -ra rates <<<"$RATES"
+for rate in "${rates[@]}"; do [ "$rate" -ge "$BATCH" ] 2>/dev/null || { echo "bad rate $rate" >&2; exit 2; }; done
+for r in $(seq "$ROUNDS"); do
+  for k in $(seq 0 $((${#rates[@]} - 1))); do
+    rate=${rates[$(((k + r - 1) % ${#rates[@]}))]}
+    say "== round $r: batch($BATCH), $CLIENTS clients throttled to $rate intents/s, all cores, 1 worker, ${SECS}s"
+    measure "o$r-$rate" all 1 batch "$CLIENTS" -R "$(((rate + BATCH / 2) / BATCH))"
+    row offered "$r" all 1 "$CLIENTS" "$BATCH" "$rate" -
+    say "   appended $M_APPENDED_RATE/s, received $M_RRATE/s, p50 $M_P50 p99 $M_P99 max $M_MAX ms," \
+      "behind at end $M_BEHIND (caught up in $M_CATCHUP ms), load $M_LOAD"
+    say "   cpu: $M_CPU"
   done
 done
 

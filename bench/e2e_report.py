@@ -4,8 +4,8 @@
 Prints every measurement, the medians per cell (cores x workers) with the CPU
 per process of the median round, CPU per intent per process, and the
 verdicts of issue 19's goals 5 (>= 100k intents/s sustained with p99 commit
--> receipt < 1 s; at half the highest sustained single-intent rate, receipt
-p99 <= commit p99 + 5 ms).
+-> receipt < 1 s, judged on the producers throttled to 100k/s; at half the
+highest sustained single-intent rate, receipt p99 <= commit p99 + 5 ms).
 """
 import csv
 import re
@@ -16,6 +16,7 @@ RATE_GOAL = 100000
 P99_GOAL_MS = 1000.0
 CATCHUP_MS = 1000.0  # sustained: the consumer caught up within this after the producers stopped
 EXTRA_GOAL_MS = 5.0
+KEEP_UP = 0.98  # offered: appended and received within 2% of the offered rate
 
 
 def num(v):
@@ -92,24 +93,61 @@ def main():
               " busiest thread is the one that counts, the column sums all threads like worker)")
         print()
 
+    offered = [r for r in rows if r["part"] == "offered"]
+    sustains = {}
+    if offered:
+        print("### Offered rates: the producers throttled (pgbench -R) to a fixed intent rate, all cores, 1 worker")
+        print()
+        print("| round | offered /s | appended /s | received /s | p50 ms | p99 ms | max ms | behind at end "
+              "| caught up ms | load | CPU per process |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        for r in offered:
+            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["round"], r["offered"], r["appended_per_s"], r["received_per_s"], r["p50_ms"], r["p99_ms"],
+                r["max_ms"], r["behind_at_end"], r["catchup_ms"], r["load1"], r["cpu"]))
+        print()
+        print("Medians over the rounds; sustained = appended and received >= %.0f%% of the offered rate, p99 < %.0f ms"
+              " and caught up < %.0f ms after the producers stopped." % (KEEP_UP * 100, P99_GOAL_MS, CATCHUP_MS))
+        print()
+        print("| offered /s | rounds | appended /s | received /s | p99 ms | caught up ms | sustained |")
+        print("|---:|---:|---:|---:|---:|---:|---|")
+        for rate in sorted({int(r["offered"]) for r in offered}, reverse=True):
+            rs = [r for r in offered if int(r["offered"]) == rate]
+            m = dict(appended=median([num(r["appended_per_s"]) for r in rs]),
+                     received=median([num(r["received_per_s"]) for r in rs]),
+                     p99=median([num(r["p99_ms"]) for r in rs]), catchup=median([num(r["catchup_ms"]) for r in rs]))
+            m["ok"] = (m["appended"] >= KEEP_UP * rate and m["received"] >= KEEP_UP * rate and m["p99"] < P99_GOAL_MS
+                       and m["catchup"] < CATCHUP_MS)
+            recv = m["received"]
+            m["mid"] = min(rs, key=lambda r: abs(num(r["received_per_s"]) - recv))
+            sustains[rate] = m
+            print("| %d | %d | %.0f | %.0f | %.2f | %.0f | %s |" % (
+                rate, len(rs), m["appended"], m["received"], m["p99"], m["catchup"], "yes" if m["ok"] else "no"))
+        print()
+
     print("### Verdicts")
     print()
+    if RATE_GOAL in sustains:
+        m = sustains[RATE_GOAL]
+        ok = [rate for rate, x in sustains.items() if x["ok"]]
+        print("- goal 5a, >= %d intents/s sustained with p99 commit -> receipt < 1 s (producers throttled to %d/s,"
+              " all %d cores, 1 worker, medians): appended %.0f/s, received %.0f/s, p99 %.2f ms, caught up %.0f ms"
+              " after the producers stopped: **%s**; highest offered rate sustained: %s" % (
+                  RATE_GOAL, RATE_GOAL, ncpu, m["appended"], m["received"], m["p99"], m["catchup"],
+                  "MET" if m["ok"] else "MISSED", "%d/s" % max(ok) if ok else "none of %s" % sorted(sustains)))
+        if not m["ok"]:
+            print("  - where the time goes (median round at %d/s): %s" % (RATE_GOAL, m["mid"]["cpu"]))
+    else:
+        print("- goal 5a: NOT MEASURED (no offered rate of %d/s)" % RATE_GOAL)
     one = [c for c in cells if c[1] == "1"]
     if one:
         c = max(one, key=lambda c: cores_key(c[0]))
         m = med[c]
-        ok_rate = m["received"] >= RATE_GOAL and m["appended"] >= RATE_GOAL
-        ok_p99 = m["p99"] < P99_GOAL_MS
-        ok_sus = m["catchup"] < CATCHUP_MS
-        verdict = "MET" if ok_rate and ok_p99 and ok_sus else "MISSED"
-        print("- goal 5a, >= %d intents/s sustained with p99 commit -> receipt < 1 s (%s cores, 1 worker, medians):"
-              " appended %.0f/s, received %.0f/s, p99 %.2f ms, consumer caught up %.0f ms after the producers"
-              " stopped: **%s**" % (RATE_GOAL, c[0] if c[0] != "all" else "all %d" % ncpu, m["appended"],
-                                    m["received"], m["p99"], m["catchup"], verdict))
-        if verdict == "MISSED":
-            print("  - where the time goes (median round): %s; %s" % (m["mid"]["cpu"], m["mid"]["bottleneck"]))
-    else:
-        print("- goal 5a: NOT MEASURED (no cell with 1 worker)")
+        print("- unthrottled producers (%s cores, 1 worker, medians; they take the CPU the delivery side needs, so"
+              " this is the highest append rate, not a sustained one): appended %.0f/s, received %.0f/s, p99 %.2f ms,"
+              " consumer caught up %.0f ms after the producers stopped" % (
+                  c[0] if c[0] != "all" else "all %d" % ncpu, m["appended"], m["received"], m["p99"], m["catchup"]))
+        print("  - where the time goes (median round): %s; %s" % (m["mid"]["cpu"], m["mid"]["bottleneck"]))
 
     smax = [r for r in rows if r["part"] == "single-max"]
     commit = {r["round"]: r for r in rows if r["part"] == "single-half-commit"}
