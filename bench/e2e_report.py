@@ -40,21 +40,27 @@ def cpu_us(cpu):
     return {m.group(1): float(m.group(2)) for m in re.finditer(r"([\w:-]+)=\d+% \(\d+%, ([\d.]+)us\)", cpu)}
 
 
+def table(title, rows, columns):
+    """A markdown table of every row: columns = [(heading, TSV field)]; the last one left-aligned."""
+    print("### " + title)
+    print()
+    print("| " + " | ".join(h for h, _ in columns) + " |")
+    print("|" + "---:|" * (len(columns) - 1) + "---|")
+    for r in rows:
+        print("| " + " | ".join(r[k] for _, k in columns) + " |")
+    print()
+
+
 def main():
     rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
     ncpu = int(sys.argv[2])
     sustained = [r for r in rows if r["part"] == "sustained"]
 
-    print("### Sustained: batch appends, worker(s) and consumer(s) at once (every measurement)")
-    print()
-    print("| round | cores | workers | appended /s | received /s | events | p50 ms | p99 ms | max ms "
-          "| behind at end | caught up ms | load | bottleneck |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for r in sustained:
-        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["round"], r["cores"], r["workers"], r["appended_per_s"], r["received_per_s"], r["received"],
-            r["p50_ms"], r["p99_ms"], r["max_ms"], r["behind_at_end"], r["catchup_ms"], r["load1"], r["bottleneck"]))
-    print()
+    table("Sustained: batch appends, worker(s) and consumer(s) at once (every measurement)", sustained, [
+        ("round", "round"), ("cores", "cores"), ("workers", "workers"), ("appended /s", "appended_per_s"),
+        ("received /s", "received_per_s"), ("events", "received"), ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"),
+        ("max ms", "max_ms"), ("behind at end", "behind_at_end"), ("caught up ms", "catchup_ms"), ("load", "load1"),
+        ("bottleneck", "bottleneck")])
 
     cells = sorted({(r["cores"], r["workers"]) for r in sustained}, key=lambda c: (cores_key(c[0]), int(c[1])))
     med = {}
@@ -96,16 +102,11 @@ def main():
     offered = [r for r in rows if r["part"] == "offered"]
     sustains = {}
     if offered:
-        print("### Offered rates: the producers throttled (pgbench -R) to a fixed intent rate, all cores, 1 worker")
-        print()
-        print("| round | offered /s | appended /s | received /s | p50 ms | p99 ms | max ms | behind at end "
-              "| caught up ms | load | CPU per process |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-        for r in offered:
-            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                r["round"], r["offered"], r["appended_per_s"], r["received_per_s"], r["p50_ms"], r["p99_ms"],
-                r["max_ms"], r["behind_at_end"], r["catchup_ms"], r["load1"], r["cpu"]))
-        print()
+        table("Offered rates: the producers throttled (pgbench -R) to a fixed intent rate, all cores, 1 worker",
+              offered, [("round", "round"), ("offered /s", "offered"), ("appended /s", "appended_per_s"),
+                        ("received /s", "received_per_s"), ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"),
+                        ("max ms", "max_ms"), ("behind at end", "behind_at_end"), ("caught up ms", "catchup_ms"),
+                        ("load", "load1"), ("CPU per process", "cpu")])
         print("Medians over the rounds; sustained = appended and received >= %.0f%% of the offered rate, p99 < %.0f ms"
               " and caught up < %.0f ms after the producers stopped." % (KEEP_UP * 100, P99_GOAL_MS, CATCHUP_MS))
         print()
