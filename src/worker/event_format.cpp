@@ -177,18 +177,40 @@ std::string rfc3339(const google::protobuf::Timestamp& t) {
 }
 
 std::string event_json(const v1::Event& e) {
-  std::string s = "{\"domain\":" + json_string(e.domain());
-  s += ",\"partition\":" + std::to_string(e.partition());
-  s += ",\"seq\":" + std::to_string(e.seq());
-  s += ",\"key\":" + json_string(e.key());
-  s += ",\"op\":" + json_string(e.op());
-  s += ",\"payload\":\"" + base64(e.payload()) + "\"";
-  s += ",\"schema_version\":" + std::to_string(e.schema_version());
-  s += ",\"expected_version\":" + (e.has_expected_version() ? std::to_string(e.expected_version()) : "null");
+  // Appended into one buffer: a consumer prints one of these per event.
+  std::string s;
+  s.reserve(192 + e.domain().size() + e.key().size() + e.op().size() + e.payload().size() / 3 * 4 +
+            e.headers_json().size());
+  s += "{\"domain\":";
+  s += json_string(e.domain());
+  s += ",\"partition\":";
+  s += std::to_string(e.partition());
+  s += ",\"seq\":";
+  s += std::to_string(e.seq());
+  s += ",\"key\":";
+  s += json_string(e.key());
+  s += ",\"op\":";
+  s += json_string(e.op());
+  s += ",\"payload\":\"";
+  s += base64(e.payload());
+  s += "\",\"schema_version\":";
+  s += std::to_string(e.schema_version());
+  s += ",\"expected_version\":";
+  s += e.has_expected_version() ? std::to_string(e.expected_version()) : "null";
   // headers_json is jsonb's own text output: valid JSON, embedded as is.
-  s += ",\"headers\":" + (e.headers_json().empty() ? std::string("null") : e.headers_json());
-  s += ",\"appended_at\":" + (e.has_appended_at() ? "\"" + rfc3339(e.appended_at()) + "\"" : std::string("null"));
-  s += ",\"attempt\":" + std::to_string(e.attempt());
+  s += ",\"headers\":";
+  s += e.headers_json().empty() ? std::string_view("null") : std::string_view(e.headers_json());
+  s += ",\"appended_at\":";
+  if (e.has_appended_at()) {
+    char buf[64];
+    s += '"';
+    s.append(buf, rfc3339(e.appended_at(), buf));
+    s += '"';
+  } else {
+    s += "null";
+  }
+  s += ",\"attempt\":";
+  s += std::to_string(e.attempt());
   if (e.has_state()) {
     const v1::State& st = e.state();
     s += ",\"state\":{\"source\":" + json_string(st.source() == v1::STATE_SOURCE_STANDBY   ? "standby"
@@ -201,7 +223,8 @@ std::string event_json(const v1::Event& e) {
     if (st.value_case() == v1::State::kBytes) s += ",\"bytes\":\"" + base64(st.bytes()) + "\"";
     s += "}";
   }
-  return s + "}";
+  s += '}';
+  return s;
 }
 
 std::string event_text(const v1::Event& e) {
