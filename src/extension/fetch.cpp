@@ -16,6 +16,7 @@ extern "C" {
 #include "access/table.h"
 #include "access/xlog.h"
 #include "utils/acl.h"
+#include "utils/fmgrprotos.h"
 }
 
 namespace intentlog::pg {
@@ -99,6 +100,20 @@ SPIPlanPtr keep_plan(SPIPlanPtr* slot, const char* sql, int nargs, Oid* types) {
     *slot = plan;
   }
   return *slot;
+}
+
+// The last seq the sequence `seq_rel` handed out, 0 before the first (as
+// intentlog._last_seq). Needs SELECT or USAGE on it (pg_sequence_last_value's
+// check). Sequences are not transactional: a caller that compares it with a
+// snapshot reads it first, so that every seq at or below it belongs to a
+// transaction the snapshot knows.
+int64 last_seq_of(Oid seq_rel) {
+  LOCAL_FCINFO(call, 1);
+  InitFunctionCallInfoData(*call, nullptr, 1, InvalidOid, nullptr, nullptr);
+  call->args[0].value = ObjectIdGetDatum(seq_rel);
+  call->args[0].isnull = false;
+  Datum v = pg_sequence_last_value(call);
+  return call->isnull ? 0 : DatumGetInt64(v);  // null: never called
 }
 
 char* stored_cursor(const char* group, int32 domain_id, int partition) {
@@ -418,18 +433,19 @@ INTENTLOG_FUNCTION(intentlog_fetch) {
 }
 
 // The last seq handed out by the partition whose hot table is `hot` (inside
-// SPI). Sequences are not transactional: read it before taking a snapshot.
+// SPI), -1 for a table that is no staged partition's hot table. Read it
+// before taking a snapshot (see last_seq_of).
 int64 hot_partition_last_seq(Oid hot) {
+  static SPIPlanPtr plan = nullptr;
   Oid types[1] = {OIDOID};
   Datum args[1] = {ObjectIdGetDatum(hot)};
-  int rc = SPI_execute_with_args(
-      "SELECT intentlog._last_seq(seq_rel) FROM intentlog.partitions WHERE hot_rel = $1::regclass", 1, types, args,
-      nullptr, true, 1);
+  keep_plan(&plan, "SELECT seq_rel::oid FROM intentlog.partitions WHERE hot_rel = $1::regclass", 1, types);
+  int rc = SPI_execute_plan(plan, args, nullptr, true, 1);
   if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: cannot read the partition of \"%s\"", get_rel_name(hot));
-  if (SPI_processed != 1) return -1;  // not a staged partition's hot table: only its own rows count
+  if (SPI_processed != 1) return -1;  // only its own rows count
   bool isnull;
-  Datum v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-  return isnull ? -1 : DatumGetInt64(v);
+  Datum seq_rel = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+  return last_seq_of(DatumGetObjectId(seq_rel));
 }
 
 // Internal: moves the committed rows of a staged hot table that its snapshot
@@ -545,16 +561,7 @@ INTENTLOG_FUNCTION(intentlog_latest_cursor) {
   // Read the seq first, then take the snapshot: a transaction holding a seq
   // at or below it had its xid already, so the snapshot shows it committed
   // (its rows are behind us), aborted, or in progress (pending: still read).
-  int64 last = 0;
-  {
-    Oid seq_rel = d->parts[partition].seq_rel;
-    char* sql =
-        psprintf("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM %s",
-                 quote_qualified_identifier(get_namespace_name(get_rel_namespace(seq_rel)), get_rel_name(seq_rel)));
-    if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "intentlog: cannot read seq");
-    bool isnull;
-    last = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-  }
+  const int64 last = last_seq_of(d->parts[partition].seq_rel);
   Snapshot snap = GetLatestSnapshot();
   PlainSnapshot plain = plain_snapshot(snap);
   char* next = cxx_call(
