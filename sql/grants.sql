@@ -52,7 +52,7 @@ GRANT EXECUTE ON FUNCTION intentlog.wait_for_intents(bigint, int) TO intentlog_c
 
 -- Maintenance (sql/functions/40_maintenance.sql)
 REVOKE ALL ON FUNCTION intentlog._promote_rows(regclass, regclass, text, int) FROM PUBLIC;
-REVOKE ALL ON FUNCTION intentlog._promotable(regclass, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog._promotable(regclass, text, regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog._promotion_due(text, timestamptz, interval, regclass, text, regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.maintain() FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog._maintain_partition(int, int, boolean) FROM PUBLIC;

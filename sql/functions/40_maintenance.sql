@@ -169,22 +169,23 @@ BEGIN
   RETURN dropped;
 END $$;
 
--- Whether a promotion from the cursor would find a row: with nothing to move
--- a promotion round would only take a lock and an xid.
-CREATE OR REPLACE FUNCTION intentlog._promotable(hot regclass, cursor text)
+-- Whether a promotion from the cursor would move something: rows in the hot
+-- table, or seqs that went straight to a segment for the promoter's cursor to
+-- step over. With nothing to do a promotion round would only take a lock and
+-- an xid.
+CREATE OR REPLACE FUNCTION intentlog._promotable(hot regclass, cursor text, seq_rel regclass)
 RETURNS boolean LANGUAGE c STABLE STRICT
 AS 'MODULE_PATHNAME', 'intentlog_promotable';
+COMMENT ON FUNCTION intentlog._promotable(regclass, text, regclass) IS
+  'Internal: whether a promotion of the hot table from the cursor would move rows or step over seqs that went straight to a segment.';
 
 -- Whether a partition's promotion is due and would move something. Due a
 -- little early, so that the promote_after bound holds between rounds.
 CREATE OR REPLACE FUNCTION intentlog._promotion_due(durability text, promoted_at timestamptz, promote_after interval,
                                          hot regclass, cursor text, seq_rel regclass)
 RETURNS boolean LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-  -- Something to move, or seqs that went straight to a segment for the
-  -- promoter's cursor to step over.
   SELECT CASE WHEN durability = 'staged' AND promoted_at + promote_after <= now() + interval '300 milliseconds'
-              THEN intentlog._promotable(hot, cursor)
-                   OR coalesce(pg_sequence_last_value(seq_rel), 0) > split_part(cursor, ';', 1)::bigint
+              THEN intentlog._promotable(hot, cursor, seq_rel)
               ELSE false END
 $$;
 

@@ -92,3 +92,6 @@ END $$;
 -- _promotion_due takes the partition's sequence too (staged promotion steps
 -- its cursor over seqs that went straight to a segment).
 DROP FUNCTION IF EXISTS intentlog._promotion_due(text, timestamptz, interval, regclass, text);
+-- _promotable takes it as well: it checks the sequence against the cursor
+-- itself (maintenance and _promotion_due asked it both ways).
+DROP FUNCTION IF EXISTS intentlog._promotable(regclass, text);

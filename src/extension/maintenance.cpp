@@ -372,8 +372,7 @@ void plan_promotions(RoundPlan* plan) {
     Oid types[2] = {INT4ARRAYOID, INT4ARRAYOID};
     SPIPlanPtr q = SPI_prepare(
         "SELECT p.domain_id, p.partition,"
-        " intentlog._promotable(p.hot_rel, p.promote_cursor)"
-        " OR coalesce(pg_sequence_last_value(p.seq_rel), 0) > split_part(p.promote_cursor, ';', 1)::bigint,"
+        " intentlog._promotable(p.hot_rel, p.promote_cursor, p.seq_rel),"
         " p.promoted_at + d.promote_after <= now() + interval '300 milliseconds'"
         " FROM unnest($1, $2) AS w(domain_id, partition)"
         " JOIN intentlog.partitions p ON p.domain_id = w.domain_id AND p.partition = w.partition"
