@@ -269,14 +269,15 @@ SPIPlanPtr scan_plan(Oid rel, const char* columns, bool pending) {
   // W. $5, the lowest `from`, bounds the range a hot table's primary key
   // walks. The late committers' part has no ORDER BY of its own, so that the
   // planner takes the xid index rather than walking the seq range in order.
+  // Both parts select only `columns` (the ctid only for the promotion).
   char* sql = pending ? psprintf(
                             "SELECT %s FROM ("
-                            " (SELECT *, ctid FROM %s WHERE seq > $1 ORDER BY seq LIMIT $4)"
+                            " (SELECT %s FROM %s WHERE seq > $1 ORDER BY seq LIMIT $4)"
                             " UNION ALL"
-                            " (SELECT t.*, t.ctid FROM %s t WHERE t.xid = ANY ($2) AND t.seq > $5 AND t.seq <= $1"
+                            " (SELECT %s FROM %s t WHERE t.xid = ANY ($2) AND t.seq > $5 AND t.seq <= $1"
                             "   AND t.seq > (SELECT p.f FROM unnest($2, $3) AS p(x, f) WHERE p.x = t.xid LIMIT 1))"
                             ") s ORDER BY seq LIMIT $4",
-                            columns, relname, relname)
+                            columns, columns, relname, columns, relname)
                       : psprintf("SELECT %s FROM %s WHERE seq > $1 ORDER BY seq LIMIT $4", columns, relname);
   Oid types[5] = {INT8OID, XID8ARRAYOID, INT8ARRAYOID, INT4OID, INT8OID};
   SPIPlanPtr plan = SPI_prepare_cursor(sql, 5, types, CURSOR_OPT_GENERIC_PLAN);
