@@ -39,6 +39,21 @@ AS 'MODULE_PATHNAME', 'intentlog_fetch';
 COMMENT ON FUNCTION intentlog.fetch(text, text, int, int, text) IS
   'Reads the next intents of a partition for a consumer group through the snapshot cursor: never skips an intent that commits late, never returns an aborted one, and is not held back by long transactions. Starts at from_cursor, or at the group''s committed cursor. next_cursor (same on every row) is the cursor after this batch: pass it to intentlog.commit_cursor once the batch is delivered, or to the next fetch.';
 
+CREATE OR REPLACE FUNCTION intentlog.fetch_many(
+  group_name   text,
+  domain       text,
+  partitions   int[],
+  max_rows     int[],
+  from_cursors text[] DEFAULT NULL)
+-- ask: the 1-based position of the partition in the arrays; then the columns
+-- of intentlog.fetch.
+RETURNS TABLE (ask int, seq bigint, key text, op text, payload bytea, schema_version int, expected_version bigint,
+               headers jsonb, appended_at timestamptz, xid xid8, next_cursor text)
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'intentlog_fetch_many';
+COMMENT ON FUNCTION intentlog.fetch_many(text, text, int[], int[], text[]) IS
+  'intentlog.fetch of several partitions of one domain in one call (arrays of equal length; a NULL from_cursors, or a NULL element of it, starts at the group''s committed cursor). Rows come per ask, in the arrays'' order, each with its ask''s 1-based position and that partition''s next_cursor. The worker reads a busy domain with it: one statement, and one plan kept for all calls.';
+
 CREATE OR REPLACE FUNCTION intentlog._valid_cursor(cursor text)
 RETURNS boolean LANGUAGE c IMMUTABLE STRICT
 AS 'MODULE_PATHNAME', 'intentlog_valid_cursor';

@@ -376,21 +376,45 @@ ScanRows scan_rows(Oid rel, const PlainCursor& before, int max_rows, const char*
   return out;
 }
 
-// Puts the rows of one scan into rsinfo, each followed by the next cursor.
-void emit_rows(const ScanRows& s, ReturnSetInfo* rsinfo, MemoryContext caller_cxt) {
+// Puts the rows of one scan into rsinfo, each followed by the next cursor
+// and, when `ask` > 0 (intentlog.fetch_many), preceded by it.
+void emit_rows(const ScanRows& s, ReturnSetInfo* rsinfo, MemoryContext caller_cxt, int ask = 0) {
   if (s.count == 0) return;
   MemoryContext old = MemoryContextSwitchTo(caller_cxt);
   Datum next_datum = CStringGetTextDatum(s.next_cursor);
   MemoryContextSwitchTo(old);
-  int natts = s.rows->tupdesc->natts;
-  Datum* out = static_cast<Datum*>(palloc(sizeof(Datum) * (natts + 1)));
-  bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * (natts + 1)));
+  const int natts = s.rows->tupdesc->natts;
+  const int first = ask > 0 ? 1 : 0;
+  Datum* out = static_cast<Datum*>(palloc(sizeof(Datum) * (natts + 2)));
+  bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * (natts + 2)));
+  out[0] = Int32GetDatum(ask);
+  nulls[0] = false;
   for (int i = 0; i < s.count; ++i) {
-    heap_deform_tuple(s.rows->vals[i], s.rows->tupdesc, out, nulls);
-    out[natts] = next_datum;
-    nulls[natts] = false;
+    heap_deform_tuple(s.rows->vals[i], s.rows->tupdesc, out + first, nulls + first);
+    out[first + natts] = next_datum;
+    nulls[first + natts] = false;
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, out, nulls);
   }
+}
+
+void check_max_rows(int max_rows) {
+  if (max_rows < 1 || max_rows > kMaxFetchRows)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("max_rows must be between 1 and %d, got %d", kMaxFetchRows, max_rows)));
+}
+
+// One partition's next intents through the snapshot cursor (from `cursor`,
+// or the group's committed one when null) into rsinfo, inside SPI: the body
+// of intentlog.fetch and of each ask of intentlog.fetch_many.
+void fetch_partition(const char* group, int32 domain_id, int partition, int max_rows, const char* cursor,
+                     ReturnSetInfo* rsinfo, MemoryContext caller_cxt, int ask) {
+  const char* cursor_text = cursor != nullptr ? cursor : stored_cursor(group, domain_id, partition);
+  PlainCursor before = parse_or_raise(cursor_text);
+  Oid parent = partition_parent(domain_id, partition);
+  ScanRows rows = scan_rows(parent, before, max_rows, kFetchColumns, 1, 9, caller_cxt);
+  make_durable(rows);
+  emit_rows(rows, rsinfo, caller_cxt, ask);
+  SPI_freetuptable(rows.rows);
 }
 
 }  // namespace
@@ -406,9 +430,7 @@ INTENTLOG_FUNCTION(intentlog_fetch) {
   char* domain = text_to_cstring(PG_GETARG_TEXT_PP(1));
   int partition = PG_GETARG_INT32(2);
   int max_rows = PG_ARGISNULL(3) ? 1000 : PG_GETARG_INT32(3);
-  if (max_rows < 1 || max_rows > kMaxFetchRows)
-    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                    errmsg("max_rows must be between 1 and %d, got %d", kMaxFetchRows, max_rows)));
+  check_max_rows(max_rows);
   check_group(group);
   if (RecoveryInProgress())
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("intentlog.fetch must run on the primary")));
@@ -420,15 +442,61 @@ INTENTLOG_FUNCTION(intentlog_fetch) {
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
   DomainEntry* d = lookup_domain(domain);
   check_partition(d, partition);
-  int32 domain_id = d->domain_id;
-  char* cursor_text =
-      PG_ARGISNULL(4) ? stored_cursor(group, domain_id, partition) : text_to_cstring(PG_GETARG_TEXT_PP(4));
-  PlainCursor before = parse_or_raise(cursor_text);
-  Oid parent = partition_parent(domain_id, partition);
+  fetch_partition(group, d->domain_id, partition, max_rows,
+                  PG_ARGISNULL(4) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(4)), rsinfo, caller_cxt, 0);
+  SPI_finish();
+  return (Datum)0;
+}
 
-  ScanRows rows = scan_rows(parent, before, max_rows, kFetchColumns, 1, 9, caller_cxt);
-  make_durable(rows);
-  emit_rows(rows, rsinfo, caller_cxt);
+// intentlog.fetch_many(group, domain, partitions int[], max_rows int[],
+// from_cursors text[]): intentlog.fetch of several partitions of one domain
+// in one call, each row preceded by its ask's 1-based position. Each ask
+// reads in its own snapshot, as separate fetches would. Everything is
+// checked before anything is read.
+INTENTLOG_FUNCTION(intentlog_fetch_many) {
+  if (PG_ARGISNULL(0)) null_argument("group_name");
+  if (PG_ARGISNULL(1)) null_argument("domain");
+  if (PG_ARGISNULL(2)) null_argument("partitions");
+  if (PG_ARGISNULL(3)) null_argument("max_rows");
+  char* group = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  char* domain = text_to_cstring(PG_GETARG_TEXT_PP(1));
+  Datum* partitions;
+  Datum* max_rows;
+  Datum* cursors = nullptr;
+  bool* partition_nulls;
+  bool* max_rows_nulls;
+  bool* cursor_nulls = nullptr;
+  int n, n_rows, n_cursors = 0;
+  deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), INT4OID, 4, true, TYPALIGN_INT, &partitions, &partition_nulls, &n);
+  deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), INT4OID, 4, true, TYPALIGN_INT, &max_rows, &max_rows_nulls, &n_rows);
+  if (!PG_ARGISNULL(4))
+    deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), TEXTOID, -1, false, TYPALIGN_INT, &cursors, &cursor_nulls, &n_cursors);
+  if (n_rows != n || (cursors != nullptr && n_cursors != n))
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("fetch_many arrays must have the same length"),
+                    errdetail("partitions has %d elements, max_rows %d, from_cursors %d.", n, n_rows,
+                              cursors != nullptr ? n_cursors : n)));
+  for (int i = 0; i < n; ++i) {
+    if (partition_nulls[i]) null_argument("partitions[]");
+    if (max_rows_nulls[i]) null_argument("max_rows[]");
+    check_max_rows(DatumGetInt32(max_rows[i]));
+  }
+  check_group(group);
+  if (RecoveryInProgress())
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("intentlog.fetch_many must run on the primary")));
+
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  InitMaterializedSRF(fcinfo, 0);
+  MemoryContext caller_cxt = CurrentMemoryContext;
+
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
+  DomainEntry* d = lookup_domain(domain);
+  for (int i = 0; i < n; ++i) check_partition(d, DatumGetInt32(partitions[i]));
+  const int32 domain_id = d->domain_id;
+  for (int i = 0; i < n; ++i) {
+    const char* cursor = cursors != nullptr && !cursor_nulls[i] ? TextDatumGetCString(cursors[i]) : nullptr;
+    fetch_partition(group, domain_id, DatumGetInt32(partitions[i]), DatumGetInt32(max_rows[i]), cursor, rsinfo,
+                    caller_cxt, i + 1);
+  }
   SPI_finish();
   return (Datum)0;
 }

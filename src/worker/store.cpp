@@ -16,6 +16,16 @@ pqxx::connection& Store::conn() {
     pqxx::nontransaction(*c).exec("SET synchronous_commit = off");
     c->prepare("fetch",
                std::string("SELECT ") + kIntentSelect + ", next_cursor FROM intentlog.fetch($1, $2, $3, $4, $5)");
+    // One function call whose plan PostgreSQL keeps; the join below is
+    // planned again on every call (estimated on the actual arrays, its custom
+    // plan always looks cheaper than the generic one).
+    has_fetch_many_ =
+        !pqxx::nontransaction(*c)
+             .exec("SELECT to_regprocedure('intentlog.fetch_many(text, text, int[], int[], text[])')")[0][0]
+             .is_null();
+    if (has_fetch_many_)
+      c->prepare("fetch_many", std::string("SELECT ask, ") + kIntentSelect +
+                                   ", next_cursor FROM intentlog.fetch_many($1, $2, $3::int[], $4::int[], $5::text[])");
     c->prepare("fetch_partitions", std::string("SELECT a.i, ") + kIntentSelect +
                                        ", next_cursor FROM unnest($3::int[], $4::int[], $5::text[])"
                                        " WITH ORDINALITY AS a(partition, max_rows, from_cursor, i),"
@@ -61,11 +71,8 @@ FetchResult Store::fetch(const std::string& group, const std::string& domain, in
 
 std::vector<FetchResult> Store::fetch_partitions(const std::string& group, const std::string& domain,
                                                  const std::vector<FetchAsk>& asks) {
-  // One ask: the single-partition statement. PostgreSQL plans the
-  // unnest statement below for every call (its custom plan, estimated on the
-  // actual arrays, always looks cheaper than the generic one: a tenth of the
-  // backend's CPU at single-intent load), while this one runs a kept
-  // generic plan after the fifth call.
+  // One ask: the single-partition statement, which also runs a kept plan on
+  // an install without intentlog.fetch_many.
   if (asks.size() == 1) {
     std::vector<FetchResult> out;
     out.push_back(fetch(group, domain, asks[0].partition, asks[0].max_rows, asks[0].from_cursor));
@@ -78,9 +85,11 @@ std::vector<FetchResult> Store::fetch_partitions(const std::string& group, const
     max_rows.push_back(a.max_rows);
     cursors.push_back(a.from_cursor);
   }
-  pqxx::nontransaction tx(conn());
-  const pqxx::result rows = tx.exec_prepared("fetch_partitions", group, domain, int_array_literal(partitions),
-                                             int_array_literal(max_rows), nullable_text_array_literal(cursors));
+  pqxx::connection& c = conn();
+  pqxx::nontransaction tx(c);
+  const pqxx::result rows = tx.exec_prepared(has_fetch_many_ ? "fetch_many" : "fetch_partitions", group, domain,
+                                             int_array_literal(partitions), int_array_literal(max_rows),
+                                             nullable_text_array_literal(cursors));
   std::vector<FetchResult> out(asks.size());
   for (const auto& r : rows) {
     const auto i = r[0].as<std::size_t>() - 1;  // ordinality: 1-based

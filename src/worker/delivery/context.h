@@ -67,12 +67,13 @@ struct GroupDomain {
   bool gaps_in_flight = false;
   bool due_in_flight = false;     // intentlog.due_retries running
   Clock::time_point due_poll_at;  // next due_retries call
-  // Its partitions are fetched by one statement at a time
-  // (Store::fetch_partitions); fetches asked meanwhile wait here and go out
-  // together when it returns, so the busier the domain, the more partitions
-  // each statement serves.
+  // Its partitions are fetched by at most one statement per pool connection
+  // at a time (Store::fetch_partitions); fetches asked while that many run
+  // wait here and go out together when one returns, so the busier the
+  // domain, the more partitions each statement serves, and a quiet domain's
+  // fetch does not queue behind the one running.
   std::vector<WaitingFetch> fetches_waiting;
-  bool fetch_in_flight = false;
+  int fetches_in_flight = 0;
 
   ~GroupDomain();
 };

@@ -17,10 +17,11 @@ constexpr auto kWarnEvery = std::chrono::seconds(10);
 constexpr auto kRecentlyActive = std::chrono::seconds(10);
 constexpr std::size_t kStatementFetches = 2;
 
-// Sends the fetches waiting in `gd` as one statement, unless one is running.
+// Sends the fetches waiting in `gd` as one statement, unless one runs on
+// every pool connection already.
 void send_fetches(DeliveryContext& ctx, GroupDomain& gd) {
-  if (gd.fetch_in_flight || gd.fetches_waiting.empty() || ctx.stopping) return;
-  gd.fetch_in_flight = true;
+  if (gd.fetches_in_flight >= ctx.cfg.db_connections || gd.fetches_waiting.empty() || ctx.stopping) return;
+  ++gd.fetches_in_flight;
   std::vector<WaitingFetch> batch = std::move(gd.fetches_waiting);
   gd.fetches_waiting.clear();
   // One statement brings at most kStatementFetches fetches' worth of rows
@@ -40,7 +41,7 @@ void send_fetches(DeliveryContext& ctx, GroupDomain& gd) {
   auto sent = [&ctx, g = gd.group, d = gd.domain, generation = gd.generation] {
     GroupDomain* now = ctx.find_group(g, d);
     if (!now || now->generation != generation) return;
-    now->fetch_in_flight = false;
+    --now->fetches_in_flight;
     send_fetches(ctx, *now);
   };
   ctx.db.run([g = gd.group, d = gd.domain, asks = std::move(asks)](Store& s) { return s.fetch_partitions(g, d, asks); },

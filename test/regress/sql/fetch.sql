@@ -23,6 +23,17 @@ WITH RECURSIVE pages(n, cursor, acc) AS (
 SELECT n AS pages, acc = (SELECT array_agg(seq ORDER BY seq) FROM intentlog_data.orders WHERE partition = 0) AS all_once
   FROM pages ORDER BY n DESC LIMIT 1;
 
+-- fetch_many: each ask as intentlog.fetch would return it, tagged with its
+-- position, from the committed cursor (NULL) or from the one given.
+SELECT ask, seq, key, next_cursor FROM intentlog.fetch_many('readers', 'orders', ARRAY[0, 1, 2, 3], ARRAY[10, 10, 1, 10])
+ ORDER BY ask, seq;
+SELECT (SELECT array_agg(ROW(ask, seq, next_cursor)::text ORDER BY ask, seq)
+          FROM intentlog.fetch_many('pager', 'orders', ARRAY[3, 0], ARRAY[2, 5], ARRAY['0', NULL]))
+     = (SELECT array_agg(ROW(a.i, f.seq, f.next_cursor)::text ORDER BY a.i, f.seq)
+          FROM unnest(ARRAY[3, 0], ARRAY[2, 5], ARRAY['0', NULL]) WITH ORDINALITY AS a(p, m, c, i),
+               LATERAL intentlog.fetch('pager', 'orders', a.p, a.m, a.c) f) AS same_as_fetch;
+SELECT count(*) AS no_asks FROM intentlog.fetch_many('readers', 'orders', '{}', '{}');
+
 -- consume = fetch + commit.
 SELECT key, op FROM intentlog.consume('c', 'orders', 0);
 SELECT key, op FROM intentlog.consume('c', 'orders', 0);
