@@ -49,6 +49,7 @@ struct WaitingFetch {
   std::uint64_t stream = 0;  // PartitionStream id
   FetchAsk ask;
   std::chrono::steady_clock::time_point asked;
+  bool caught_up = false;  // the stream held no events when it asked
 };
 
 struct GroupDomain {
@@ -67,11 +68,12 @@ struct GroupDomain {
   bool gaps_in_flight = false;
   bool due_in_flight = false;     // intentlog.due_retries running
   Clock::time_point due_poll_at;  // next due_retries call
-  // Its partitions are fetched by at most one statement per pool connection
-  // at a time (Store::fetch_partitions); fetches asked while that many run
-  // wait here and go out together when one returns, so the busier the
-  // domain, the more partitions each statement serves, and a quiet domain's
-  // fetch does not queue behind the one running.
+  // Its partitions are fetched by one statement at a time
+  // (Store::fetch_partitions); fetches asked while it runs wait here and go
+  // out together when it returns, so the busier the domain, the more
+  // partitions each statement serves. Fetches of caught-up streams only (a
+  // wake-up of a quiet domain) do not wait: they go out at once on another
+  // pool connection, up to one statement per connection.
   std::vector<WaitingFetch> fetches_waiting;
   int fetches_in_flight = 0;
 

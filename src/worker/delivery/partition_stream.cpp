@@ -17,10 +17,19 @@ constexpr auto kWarnEvery = std::chrono::seconds(10);
 constexpr auto kRecentlyActive = std::chrono::seconds(10);
 constexpr std::size_t kStatementFetches = 2;
 
-// Sends the fetches waiting in `gd` as one statement, unless one runs on
-// every pool connection already.
+// Sends the fetches waiting in `gd` as one statement, unless one runs
+// already: then only if all of them are of caught-up streams and a pool
+// connection is free. Streams that hold events keep to one statement at a
+// time, so that under load each statement serves many partitions (a second
+// one then halved the events per statement and raised the worker's CPU per
+// intent by half at 100,000/s).
 void send_fetches(DeliveryContext& ctx, GroupDomain& gd) {
-  if (gd.fetches_in_flight >= ctx.cfg.db_connections || gd.fetches_waiting.empty() || ctx.stopping) return;
+  if (gd.fetches_waiting.empty() || ctx.stopping) return;
+  if (gd.fetches_in_flight > 0) {
+    if (gd.fetches_in_flight >= ctx.cfg.db_connections) return;
+    for (const WaitingFetch& w : gd.fetches_waiting)
+      if (!w.caught_up) return;
+  }
   ++gd.fetches_in_flight;
   std::vector<WaitingFetch> batch = std::move(gd.fetches_waiting);
   gd.fetches_waiting.clear();
@@ -135,7 +144,8 @@ void PartitionStream::maybe_fetch() {
     fetch_alone(rows);
     return;
   }
-  gd->fetches_waiting.push_back(WaitingFetch{id, FetchAsk{partition, rows, fetch_cursor}, Clock::now()});
+  gd->fetches_waiting.push_back(
+      WaitingFetch{id, FetchAsk{partition, rows, fetch_cursor}, Clock::now(), in_memory == 0});
   send_fetches(ctx_, *gd);
 }
 
