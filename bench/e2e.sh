@@ -147,6 +147,16 @@ watch_cpu() {
 
 now_us() { date +%s%6N; }
 
+# steal_pct "cpu ..." "cpu ...": steal time between two /proc/stat cpu lines,
+# in % of all the CPU time between them.
+steal_pct() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    n = split(a, x); split(b, y); total = 0
+    for (i = 2; i <= n; i++) total += y[i] - x[i]
+    printf "%.0f", (total > 0 ? 100 * (y[9] - x[9]) / total : 0)
+  }'
+}
+
 alive() {  # alive PIDS...: fail if one of them has exited
   local p
   for p in "$@"; do kill -0 "$p" 2>/dev/null || fail "process $p ($(cat "$SCRATCH/what-$p" 2>/dev/null)) died during $M_LABEL"; done
@@ -205,6 +215,7 @@ measure() {
   q -c "CHECKPOINT"  # every run starts from the same WAL state (full-page writes included)
   sleep 1            # the group's position is taken before the first append
   M_LOAD=$(cut -d' ' -f1 /proc/loadavg)
+  stat0=$(head -1 /proc/stat)
   log=$SCRATCH/pgbench-$M_LABEL
   t0=$(now_us)
   taskset -c "$cpus" pgbench -n -M prepared -c "$clients" -j 2 -T "$SECS" -D batch="$BATCH" "$@" \
@@ -216,6 +227,10 @@ measure() {
   alive "${M_WORKERS[@]}" "${M_TAILS[@]}" "${M_STAMPERS[@]}"
   wait "$M_PGBENCH_PID" || fail "pgbench ($M_LABEL): $(tail -3 "$log")"
   tend=$(now_us)
+  # The share of the machine's CPU time the hypervisor gave to others while
+  # the producers ran (/proc/stat "steal"): on a shared host it moves every
+  # figure of the run.
+  M_LOAD="$M_LOAD st $(steal_pct "$stat0" "$(head -1 /proc/stat)")%"
   kill "$M_WATCH"
   wait "$M_WATCH" || fail "the CPU sampler failed"
   M_PGBENCH_PID=""

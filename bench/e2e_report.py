@@ -59,7 +59,7 @@ def main():
     table("Sustained: batch appends, worker(s) and consumer(s) at once (every measurement)", sustained, [
         ("round", "round"), ("cores", "cores"), ("workers", "workers"), ("appended /s", "appended_per_s"),
         ("received /s", "received_per_s"), ("events", "received"), ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"),
-        ("max ms", "max_ms"), ("behind at end", "behind_at_end"), ("caught up ms", "catchup_ms"), ("load", "load1"),
+        ("max ms", "max_ms"), ("behind at end", "behind_at_end"), ("caught up ms", "catchup_ms"), ("load, steal", "load1"),
         ("bottleneck", "bottleneck")])
 
     cells = sorted({(r["cores"], r["workers"]) for r in sustained}, key=lambda c: (cores_key(c[0]), int(c[1])))
@@ -106,7 +106,7 @@ def main():
               offered, [("round", "round"), ("offered /s", "offered"), ("appended /s", "appended_per_s"),
                         ("received /s", "received_per_s"), ("p50 ms", "p50_ms"), ("p99 ms", "p99_ms"),
                         ("max ms", "max_ms"), ("behind at end", "behind_at_end"), ("caught up ms", "catchup_ms"),
-                        ("load", "load1"), ("CPU per process", "cpu")])
+                        ("load, steal", "load1"), ("CPU per process", "cpu")])
         print("Medians over the rounds; sustained = appended and received >= %.0f%% of the offered rate, p99 < %.0f ms"
               " and caught up < %.0f ms after the producers stopped." % (KEEP_UP * 100, P99_GOAL_MS, CATCHUP_MS))
         print()
@@ -159,7 +159,7 @@ def main():
               " %s/s, p99 %s ms" % (s["clients"], s["appended_per_s"], s["received_per_s"], s["p99_ms"]))
         print()
         print("| round | offered /s | commit alone: achieved /s | commit alone p99 ms | with worker: achieved /s "
-              "| commit p99 ms (same run) | commit -> receipt p99 ms | receipt p99 - commit-alone p99 ms | load |")
+              "| commit p99 ms (same run) | commit -> receipt p99 ms | receipt p99 - commit-alone p99 ms | load, steal |")
         print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         diffs = []
         for rnd in sorted(set(commit) & set(e2e), key=int):
