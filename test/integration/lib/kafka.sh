@@ -10,6 +10,9 @@ REPO_DIR=$(cd "$LIB_DIR/../../.." && pwd)
 # KAFKA_BROKERS (bootstrap servers) and KAFKA_CTL (its command FIFO).
 start_kafka() {
   KAFKA_CTL="$SCRATCH/kafka.ctl"
+  # Created here: the background job opens it only once it runs, and the
+  # loop below may read it first.
+  : >"$SCRATCH/kafka.out"
   "$MOCK_BIN" --control "$KAFKA_CTL" "$@" >"$SCRATCH/kafka.out" 2>&1 &
   KAFKA_PID=$!
   PIDS+=("$KAFKA_PID")
