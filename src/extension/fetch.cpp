@@ -417,6 +417,25 @@ void fetch_partition(const char* group, int32 domain_id, int partition, int max_
   SPI_freetuptable(rows.rows);
 }
 
+// What intentlog.fetch and intentlog.fetch_many do once their arguments are
+// checked: the group's name, the primary, the result set, SPI (the caller
+// calls SPI_finish) and the domain.
+struct FetchCall {
+  ReturnSetInfo* rsinfo;
+  MemoryContext caller_cxt;  // the result's, outside SPI
+  DomainEntry* domain;
+};
+FetchCall begin_fetch(FunctionCallInfo fcinfo, const char* group, const char* domain, const char* function) {
+  check_group(group);
+  if (RecoveryInProgress())
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("%s must run on the primary", function)));
+  InitMaterializedSRF(fcinfo, 0);
+  FetchCall call{reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo), CurrentMemoryContext, nullptr};
+  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
+  call.domain = lookup_domain(domain);
+  return call;
+}
+
 }  // namespace
 }  // namespace intentlog::pg
 
@@ -431,19 +450,10 @@ INTENTLOG_FUNCTION(intentlog_fetch) {
   int partition = PG_GETARG_INT32(2);
   int max_rows = PG_ARGISNULL(3) ? 1000 : PG_GETARG_INT32(3);
   check_max_rows(max_rows);
-  check_group(group);
-  if (RecoveryInProgress())
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("intentlog.fetch must run on the primary")));
-
-  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-  InitMaterializedSRF(fcinfo, 0);
-  MemoryContext caller_cxt = CurrentMemoryContext;
-
-  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
-  DomainEntry* d = lookup_domain(domain);
-  check_partition(d, partition);
-  fetch_partition(group, d->domain_id, partition, max_rows,
-                  PG_ARGISNULL(4) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(4)), rsinfo, caller_cxt, 0);
+  const FetchCall call = begin_fetch(fcinfo, group, domain, "intentlog.fetch");
+  check_partition(call.domain, partition);
+  fetch_partition(group, call.domain->domain_id, partition, max_rows,
+                  PG_ARGISNULL(4) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(4)), call.rsinfo, call.caller_cxt, 0);
   SPI_finish();
   return (Datum)0;
 }
@@ -480,22 +490,13 @@ INTENTLOG_FUNCTION(intentlog_fetch_many) {
     if (max_rows_nulls[i]) null_argument("max_rows[]");
     check_max_rows(DatumGetInt32(max_rows[i]));
   }
-  check_group(group);
-  if (RecoveryInProgress())
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("intentlog.fetch_many must run on the primary")));
-
-  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-  InitMaterializedSRF(fcinfo, 0);
-  MemoryContext caller_cxt = CurrentMemoryContext;
-
-  if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
-  DomainEntry* d = lookup_domain(domain);
-  for (int i = 0; i < n; ++i) check_partition(d, DatumGetInt32(partitions[i]));
-  const int32 domain_id = d->domain_id;
+  const FetchCall call = begin_fetch(fcinfo, group, domain, "intentlog.fetch_many");
+  for (int i = 0; i < n; ++i) check_partition(call.domain, DatumGetInt32(partitions[i]));
+  const int32 domain_id = call.domain->domain_id;
   for (int i = 0; i < n; ++i) {
     const char* cursor = cursors != nullptr && !cursor_nulls[i] ? TextDatumGetCString(cursors[i]) : nullptr;
-    fetch_partition(group, domain_id, DatumGetInt32(partitions[i]), DatumGetInt32(max_rows[i]), cursor, rsinfo,
-                    caller_cxt, i + 1);
+    fetch_partition(group, domain_id, DatumGetInt32(partitions[i]), DatumGetInt32(max_rows[i]), cursor, call.rsinfo,
+                    call.caller_cxt, i + 1);
   }
   SPI_finish();
   return (Datum)0;

@@ -85,8 +85,7 @@ std::vector<FetchResult> Store::fetch_partitions(const std::string& group, const
     max_rows.push_back(a.max_rows);
     cursors.push_back(a.from_cursor);
   }
-  pqxx::connection& c = conn();
-  pqxx::nontransaction tx(c);
+  pqxx::nontransaction tx(conn());  // connects first: has_fetch_many_ is known below
   const pqxx::result rows = tx.exec_prepared(has_fetch_many_ ? "fetch_many" : "fetch_partitions", group, domain,
                                              int_array_literal(partitions), int_array_literal(max_rows),
                                              nullable_text_array_literal(cursors));
