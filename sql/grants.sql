@@ -37,6 +37,7 @@ REVOKE ALL ON FUNCTION intentlog.intent_append(text, text, text, bytea, bigint, 
 REVOKE ALL ON FUNCTION intentlog.intent_append_batch(text, text[], text[], bytea[], bigint[], jsonb[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.fetch(text, text, int, int, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.fetch_many(text, text, int[], int[], text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION intentlog.fetch_wait(text, text, int[], int[], text[], bigint[], int) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.commit_cursor(text, text, int, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.get_cursor(text, text, int) FROM PUBLIC;
 REVOKE ALL ON FUNCTION intentlog.latest_cursor(text, int) FROM PUBLIC;
@@ -45,6 +46,7 @@ GRANT EXECUTE ON FUNCTION intentlog.intent_append(text, text, text, bytea, bigin
 GRANT EXECUTE ON FUNCTION intentlog.intent_append_batch(text, text[], text[], bytea[], bigint[], jsonb[]) TO intentlog_writer;
 GRANT EXECUTE ON FUNCTION intentlog.fetch(text, text, int, int, text) TO intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog.fetch_many(text, text, int[], int[], text[]) TO intentlog_consumer;
+GRANT EXECUTE ON FUNCTION intentlog.fetch_wait(text, text, int[], int[], text[], bigint[], int) TO intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog.commit_cursor(text, text, int, text) TO intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog.get_cursor(text, text, int) TO intentlog_consumer;
 GRANT EXECUTE ON FUNCTION intentlog.latest_cursor(text, int) TO intentlog_consumer;

@@ -54,6 +54,23 @@ AS 'MODULE_PATHNAME', 'intentlog_fetch_many';
 COMMENT ON FUNCTION intentlog.fetch_many(text, text, int[], int[], text[]) IS
   'intentlog.fetch of several partitions of one domain in one call (arrays of equal length; a NULL from_cursors, or a NULL element of it, starts at the group''s committed cursor). Rows come per ask, in the arrays'' order, each with its ask''s 1-based position and that partition''s next_cursor. The worker reads a busy domain with it: one statement, and one plan kept for all calls.';
 
+CREATE OR REPLACE FUNCTION intentlog.fetch_wait(
+  group_name   text,
+  domain       text,
+  partitions   int[],
+  max_rows     int[],
+  from_cursors text[],
+  sinces       bigint[],
+  timeout_ms   int DEFAULT 1000)
+-- The columns of intentlog.fetch_many, then the wake-up tick the asks'
+-- cursors are current to.
+RETURNS TABLE (ask int, seq bigint, key text, op text, payload bytea, schema_version int, expected_version bigint,
+               headers jsonb, appended_at timestamptz, xid xid8, next_cursor text, tick bigint)
+LANGUAGE c VOLATILE
+AS 'MODULE_PATHNAME', 'intentlog_fetch_wait';
+COMMENT ON FUNCTION intentlog.fetch_wait(text, text, int[], int[], text[], bigint[], int) IS
+  'A long poll: intentlog.fetch_many of the asks that may have new rows, waiting up to timeout_ms for one. An ask is due when a transaction that appended to its partition committed after wake-up tick sinces[i], or when sinces[i] is negative (fetch it now). Every row carries the tick T that all the asks'' cursors are then current to (pass it as their since next time); with no rows, one row (ask 0, tick T, the rest NULL). The worker reads an active domain with it: the wake-up and the fetch in one statement. Needs shared_preload_libraries (without it: a 50 ms poll, tick 0).';
+
 CREATE OR REPLACE FUNCTION intentlog._valid_cursor(cursor text)
 RETURNS boolean LANGUAGE c IMMUTABLE STRICT
 AS 'MODULE_PATHNAME', 'intentlog_valid_cursor';

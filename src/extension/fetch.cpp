@@ -10,6 +10,7 @@
 #include "extension/error_boundary.h"
 #include "extension/segment_writer.h"
 #include "extension/sql_errors.h"
+#include "extension/wakeup.h"
 
 extern "C" {
 #include "access/heapam.h"
@@ -377,18 +378,23 @@ ScanRows scan_rows(Oid rel, const PlainCursor& before, int max_rows, const char*
 }
 
 // Puts the rows of one scan into rsinfo, each followed by the next cursor
-// and, when `ask` > 0 (intentlog.fetch_many), preceded by it.
-void emit_rows(const ScanRows& s, ReturnSetInfo* rsinfo, MemoryContext caller_cxt, int ask = 0) {
+// (and by `tick` when non-null: intentlog.fetch_wait) and, when `ask` > 0
+// (fetch_many, fetch_wait), preceded by it.
+void emit_rows(const ScanRows& s, ReturnSetInfo* rsinfo, MemoryContext caller_cxt, int ask, const int64* tick) {
   if (s.count == 0) return;
   MemoryContext old = MemoryContextSwitchTo(caller_cxt);
   Datum next_datum = CStringGetTextDatum(s.next_cursor);
   MemoryContextSwitchTo(old);
   const int natts = s.rows->tupdesc->natts;
   const int first = ask > 0 ? 1 : 0;
-  Datum* out = static_cast<Datum*>(palloc(sizeof(Datum) * (natts + 2)));
-  bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * (natts + 2)));
+  Datum* out = static_cast<Datum*>(palloc(sizeof(Datum) * (natts + 3)));
+  bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * (natts + 3)));
   out[0] = Int32GetDatum(ask);
   nulls[0] = false;
+  if (tick != nullptr) {
+    out[first + natts + 1] = Int64GetDatum(*tick);
+    nulls[first + natts + 1] = false;
+  }
   for (int i = 0; i < s.count; ++i) {
     heap_deform_tuple(s.rows->vals[i], s.rows->tupdesc, out + first, nulls + first);
     out[first + natts] = next_datum;
@@ -406,15 +412,17 @@ void check_max_rows(int max_rows) {
 // One partition's next intents through the snapshot cursor (from `cursor`,
 // or the group's committed one when null) into rsinfo, inside SPI: the body
 // of intentlog.fetch and of each ask of intentlog.fetch_many.
-void fetch_partition(const char* group, int32 domain_id, int partition, int max_rows, const char* cursor,
-                     ReturnSetInfo* rsinfo, MemoryContext caller_cxt, int ask) {
+// Returns the number of rows.
+int fetch_partition(const char* group, int32 domain_id, int partition, int max_rows, const char* cursor,
+                    ReturnSetInfo* rsinfo, MemoryContext caller_cxt, int ask, const int64* tick = nullptr) {
   const char* cursor_text = cursor != nullptr ? cursor : stored_cursor(group, domain_id, partition);
   PlainCursor before = parse_or_raise(cursor_text);
   Oid parent = partition_parent(domain_id, partition);
   ScanRows rows = scan_rows(parent, before, max_rows, kFetchColumns, 1, 9, caller_cxt);
   make_durable(rows);
-  emit_rows(rows, rsinfo, caller_cxt, ask);
+  emit_rows(rows, rsinfo, caller_cxt, ask, tick);
   SPI_freetuptable(rows.rows);
+  return rows.count;
 }
 
 // What intentlog.fetch and intentlog.fetch_many do once their arguments are
@@ -434,6 +442,51 @@ FetchCall begin_fetch(FunctionCallInfo fcinfo, const char* group, const char* do
   if (SPI_connect() != SPI_OK_CONNECT) elog(ERROR, "intentlog: SPI_connect failed");
   call.domain = lookup_domain(domain);
   return call;
+}
+
+// The asks of intentlog.fetch_many and fetch_wait: arguments 2, 3 and 4
+// (partitions int[], max_rows int[], from_cursors text[]), checked but for
+// the partitions, which need the domain (check_asked_partitions).
+struct Asks {
+  int n;
+  Datum* partitions;
+  Datum* max_rows;
+  Datum* cursors;  // null: every ask starts at the group's committed cursor
+  bool* cursor_nulls;
+
+  int partition(int i) const { return DatumGetInt32(partitions[i]); }
+  int rows(int i) const { return DatumGetInt32(max_rows[i]); }
+  const char* cursor(int i) const {
+    return cursors != nullptr && !cursor_nulls[i] ? TextDatumGetCString(cursors[i]) : nullptr;
+  }
+};
+
+Asks read_asks(FunctionCallInfo fcinfo, const char* function) {
+  if (PG_ARGISNULL(2)) null_argument("partitions");
+  if (PG_ARGISNULL(3)) null_argument("max_rows");
+  Asks a{0, nullptr, nullptr, nullptr, nullptr};
+  bool* partition_nulls;
+  bool* max_rows_nulls;
+  int n_rows, n_cursors = 0;
+  deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), INT4OID, 4, true, TYPALIGN_INT, &a.partitions, &partition_nulls, &a.n);
+  deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), INT4OID, 4, true, TYPALIGN_INT, &a.max_rows, &max_rows_nulls, &n_rows);
+  if (!PG_ARGISNULL(4))
+    deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), TEXTOID, -1, false, TYPALIGN_INT, &a.cursors, &a.cursor_nulls,
+                      &n_cursors);
+  if (n_rows != a.n || (a.cursors != nullptr && n_cursors != a.n))
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("%s arrays must have the same length", function),
+                    errdetail("partitions has %d elements, max_rows %d, from_cursors %d.", a.n, n_rows,
+                              a.cursors != nullptr ? n_cursors : a.n)));
+  for (int i = 0; i < a.n; ++i) {
+    if (partition_nulls[i]) null_argument("partitions[]");
+    if (max_rows_nulls[i]) null_argument("max_rows[]");
+    check_max_rows(a.rows(i));
+  }
+  return a;
+}
+
+void check_asked_partitions(const FetchCall& call, const Asks& asks) {
+  for (int i = 0; i < asks.n; ++i) check_partition(call.domain, asks.partition(i));
 }
 
 }  // namespace
@@ -466,37 +519,88 @@ INTENTLOG_FUNCTION(intentlog_fetch) {
 INTENTLOG_FUNCTION(intentlog_fetch_many) {
   if (PG_ARGISNULL(0)) null_argument("group_name");
   if (PG_ARGISNULL(1)) null_argument("domain");
-  if (PG_ARGISNULL(2)) null_argument("partitions");
-  if (PG_ARGISNULL(3)) null_argument("max_rows");
   char* group = text_to_cstring(PG_GETARG_TEXT_PP(0));
   char* domain = text_to_cstring(PG_GETARG_TEXT_PP(1));
-  Datum* partitions;
-  Datum* max_rows;
-  Datum* cursors = nullptr;
-  bool* partition_nulls;
-  bool* max_rows_nulls;
-  bool* cursor_nulls = nullptr;
-  int n, n_rows, n_cursors = 0;
-  deconstruct_array(PG_GETARG_ARRAYTYPE_P(2), INT4OID, 4, true, TYPALIGN_INT, &partitions, &partition_nulls, &n);
-  deconstruct_array(PG_GETARG_ARRAYTYPE_P(3), INT4OID, 4, true, TYPALIGN_INT, &max_rows, &max_rows_nulls, &n_rows);
-  if (!PG_ARGISNULL(4))
-    deconstruct_array(PG_GETARG_ARRAYTYPE_P(4), TEXTOID, -1, false, TYPALIGN_INT, &cursors, &cursor_nulls, &n_cursors);
-  if (n_rows != n || (cursors != nullptr && n_cursors != n))
-    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("fetch_many arrays must have the same length"),
-                    errdetail("partitions has %d elements, max_rows %d, from_cursors %d.", n, n_rows,
-                              cursors != nullptr ? n_cursors : n)));
-  for (int i = 0; i < n; ++i) {
-    if (partition_nulls[i]) null_argument("partitions[]");
-    if (max_rows_nulls[i]) null_argument("max_rows[]");
-    check_max_rows(DatumGetInt32(max_rows[i]));
-  }
+  const Asks asks = read_asks(fcinfo, "fetch_many");
   const FetchCall call = begin_fetch(fcinfo, group, domain, "intentlog.fetch_many");
-  for (int i = 0; i < n; ++i) check_partition(call.domain, DatumGetInt32(partitions[i]));
-  const int32 domain_id = call.domain->domain_id;
-  for (int i = 0; i < n; ++i) {
-    const char* cursor = cursors != nullptr && !cursor_nulls[i] ? TextDatumGetCString(cursors[i]) : nullptr;
-    fetch_partition(group, domain_id, DatumGetInt32(partitions[i]), DatumGetInt32(max_rows[i]), cursor, call.rsinfo,
+  check_asked_partitions(call, asks);
+  for (int i = 0; i < asks.n; ++i)
+    fetch_partition(group, call.domain->domain_id, asks.partition(i), asks.rows(i), asks.cursor(i), call.rsinfo,
                     call.caller_cxt, i + 1);
+  SPI_finish();
+  return (Datum)0;
+}
+
+// intentlog.fetch_wait(group, domain, partitions int[], max_rows int[],
+// from_cursors text[], sinces bigint[], timeout_ms int): fetch_many of the
+// asks that may have new rows, waiting for one (a long poll: the consumer's
+// wake-up and its fetch in one statement). An ask is due when a transaction
+// that appended to its partition committed after wake-up tick sinces[i]
+// (the tick its from_cursor is current to), or when sinces[i] is negative
+// (fetch now) or ahead of the current tick (the server restarted). Waits
+// until an ask is due or timeout_ms passes, then reads the tick T and
+// fetches the due asks; every row carries T, and the cursors of all the
+// asks, fetched or not, are then current to it. With no rows, one row of
+// ask 0 carries T. The wait holds no lock on the domain's tables.
+INTENTLOG_FUNCTION(intentlog_fetch_wait) {
+  if (PG_ARGISNULL(0)) null_argument("group_name");
+  if (PG_ARGISNULL(1)) null_argument("domain");
+  if (PG_ARGISNULL(5)) null_argument("sinces");
+  char* group = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  char* domain = text_to_cstring(PG_GETARG_TEXT_PP(1));
+  const Asks asks = read_asks(fcinfo, "fetch_wait");
+  Datum* sinces;
+  bool* since_nulls;
+  int n_sinces;
+  deconstruct_array(PG_GETARG_ARRAYTYPE_P(5), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &sinces, &since_nulls,
+                    &n_sinces);
+  if (n_sinces != asks.n)
+    ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR), errmsg("fetch_wait arrays must have the same length"),
+                    errdetail("partitions has %d elements, sinces %d.", asks.n, n_sinces)));
+  for (int i = 0; i < asks.n; ++i)
+    if (since_nulls[i]) null_argument("sinces[]");
+  const int timeout_ms = PG_ARGISNULL(6) ? 0 : PG_GETARG_INT32(6);
+  if (timeout_ms < 0 || timeout_ms > 600000)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("timeout_ms must be between 0 and 600000")));
+  const FetchCall call = begin_fetch(fcinfo, group, domain, "intentlog.fetch_wait");
+  check_asked_partitions(call, asks);
+  const int32 domain_id = call.domain->domain_id;
+  const TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+  bool* due = static_cast<bool*>(palloc0(sizeof(bool) * Max(asks.n, 1)));
+  // Without shared memory every ask is due, but only after a short poll.
+  bool polled = wakeup_shared();
+  int64 tick;
+  for (;;) {
+    tick = static_cast<int64>(wakeup_tick());  // before the stamps and before the fetches' snapshots
+    bool any = false;
+    for (int i = 0; i < asks.n; ++i) {
+      const int64 since = DatumGetInt64(sinces[i]);
+      due[i] =
+          since < 0 ||
+          (polled && (since > tick || wakeup_stamped_since(domain_id, asks.partition(i), static_cast<uint64>(since))));
+      any = any || due[i];
+    }
+    if (any || GetCurrentTimestamp() >= deadline) break;
+    // The tick moves at every appending commit of the cluster; most are of
+    // other partitions: look at the stamps again.
+    (void)wakeup_wait_beyond(static_cast<uint64>(tick), deadline);
+    polled = true;
+  }
+  int rows = 0;
+  for (int i = 0; i < asks.n; ++i)
+    if (due[i])
+      rows += fetch_partition(group, domain_id, asks.partition(i), asks.rows(i), asks.cursor(i), call.rsinfo,
+                              call.caller_cxt, i + 1, &tick);
+  if (rows == 0) {
+    const int natts = call.rsinfo->setDesc->natts;
+    Datum* values = static_cast<Datum*>(palloc0(sizeof(Datum) * natts));
+    bool* nulls = static_cast<bool*>(palloc(sizeof(bool) * natts));
+    for (int i = 0; i < natts; ++i) nulls[i] = true;
+    values[0] = Int32GetDatum(0);
+    nulls[0] = false;
+    values[natts - 1] = Int64GetDatum(tick);
+    nulls[natts - 1] = false;
+    tuplestore_putvalues(call.rsinfo->setResult, call.rsinfo->setDesc, values, nulls);
   }
   SPI_finish();
   return (Datum)0;

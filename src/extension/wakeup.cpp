@@ -184,6 +184,26 @@ bool wakeup_stamped_since(int32 domain_id, int partition, uint64 since) {
   return shared == nullptr || pg_atomic_read_u64(&shared->stamps[slot_of(MyDatabaseId, domain_id, partition)]) > since;
 }
 
+bool wakeup_shared() { return shared != nullptr; }
+
+uint64 wakeup_wait_beyond(uint64 since, TimestampTz deadline) {
+  if (shared == nullptr) {
+    const long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+    pg_usleep(static_cast<long>(Min(left, kFallbackPollMs)) * 1000L);
+    CHECK_FOR_INTERRUPTS();
+    return since + 1;
+  }
+  uint64 tick;
+  ConditionVariablePrepareToSleep(&shared->cv);
+  while ((tick = pg_atomic_read_u64(&shared->tick)) <= since) {
+    const long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+    if (left <= 0) break;
+    (void)ConditionVariableTimedSleep(&shared->cv, left, PG_WAIT_EXTENSION);
+  }
+  ConditionVariableCancelSleep();
+  return tick;
+}
+
 }  // namespace intentlog::pg
 
 using namespace intentlog::pg;
@@ -202,22 +222,9 @@ INTENTLOG_FUNCTION(intentlog_wait_for_intents) {
   ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
   InitMaterializedSRF(fcinfo, 0);
 
-  uint64 tick;
-  if (shared != nullptr) {
-    TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-    ConditionVariablePrepareToSleep(&shared->cv);
-    while ((tick = pg_atomic_read_u64(&shared->tick)) <= static_cast<uint64>(since)) {
-      long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-      if (left <= 0) break;
-      (void)ConditionVariableTimedSleep(&shared->cv, left, PG_WAIT_EXTENSION);
-    }
-    ConditionVariableCancelSleep();
-  } else {
-    // Not preloaded: no shared tick. Poll: report every partition as changed.
-    pg_usleep(static_cast<long>(Min(timeout_ms, kFallbackPollMs)) * 1000L);
-    CHECK_FOR_INTERRUPTS();
-    tick = static_cast<uint64>(since) + 1;
-  }
+  // Not preloaded: no shared tick, a short poll that reports every partition.
+  const uint64 tick =
+      wakeup_wait_beyond(static_cast<uint64>(since), TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms));
 
   bool any = false;
   if (tick > static_cast<uint64>(since)) {

@@ -27,4 +27,10 @@ void wakeup_note_append(int32 domain_id, int partition);
 uint64 wakeup_tick();
 bool wakeup_stamped_since(int32 domain_id, int partition, uint64 since);
 
+// Whether the tick and stamps are in shared memory (the library was preloaded).
+bool wakeup_shared();
+// Sleeps until the tick passes `since` or `deadline` comes, and returns the
+// tick then. Without shared memory: a short poll, returning since + 1.
+uint64 wakeup_wait_beyond(uint64 since, TimestampTz deadline);
+
 }  // namespace intentlog::pg

@@ -16,8 +16,9 @@ constexpr auto kFullPollInterval = std::chrono::seconds(60);
 
 }  // namespace
 
-Coordinator::Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& db, metrics::Registry& registry)
-    : ctx_(io, cfg, db, registry),
+Coordinator::Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& db, metrics::Registry& registry,
+                         DbPool* waits)
+    : ctx_(io, cfg, db, waits, registry),
       catalog_(ctx_),
       retries_(ctx_),
       leases_(ctx_, [this](GroupDomain& gd, const std::vector<int>& parts) { membership_.on_leases(gd, parts); }),
@@ -103,9 +104,9 @@ void Coordinator::log_stats() {
   const DeliveryStats& s = ctx_.stats;
   spdlog::info(
       "event=stats sessions={} group_domains={} streams={} fetched={} delivered={} acked={} nacked={} "
-      "commits={} retries={} dead_letters={} parked={} redelivered={} state_reads={} db_queue={}",
+      "commits={} retries={} dead_letters={} parked={} redelivered={} state_reads={} long_polls={} db_queue={}",
       membership_.size(), ctx_.groups.size(), ctx_.streams.size(), s.fetched, s.delivered, s.acked, s.nacked, s.commits,
-      s.retries, s.dead_letters, s.parked, s.redelivered, s.state_reads, ctx_.db.queued());
+      s.retries, s.dead_letters, s.parked, s.redelivered, s.state_reads, s.long_polls, ctx_.db.queued());
 }
 
 void Coordinator::tick() {
@@ -168,7 +169,8 @@ void Coordinator::on_wakeup(const std::string& domain, int partition) {
     if (key.second != domain) continue;
     auto it = gd->streams.find(partition);
     if (it == gd->streams.end()) continue;
-    it->second->dirty = true;
+    // A long-polling domain's next fetch_wait looks at the stamps itself.
+    if (!gd->long_polling) it->second->dirty = true;
     it->second->active_at = Clock::now();
     it->second->maybe_fetch();
   }

@@ -46,7 +46,9 @@ class Coordinator : public SinkHost {
   using Clock = std::chrono::steady_clock;
 
   // The delivery series go into `registry` (served by --metrics, if given).
-  Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& db, metrics::Registry& registry);
+  // `waits`: the connections of long polls (null: wake-ups only).
+  Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& db, metrics::Registry& registry,
+              DbPool* waits = nullptr);
 
   void start();
   // Closes every member, commits what was acknowledged, releases the

@@ -26,6 +26,15 @@ pqxx::connection& Store::conn() {
     if (has_fetch_many_)
       c->prepare("fetch_many", std::string("SELECT ask, ") + kIntentSelect +
                                    ", next_cursor FROM intentlog.fetch_many($1, $2, $3::int[], $4::int[], $5::text[])");
+    has_fetch_wait_ = !pqxx::nontransaction(*c)
+                           .exec(
+                               "SELECT to_regprocedure('intentlog.fetch_wait(text, text, int[], int[], text[],"
+                               " bigint[], int)')")[0][0]
+                           .is_null();
+    if (has_fetch_wait_)
+      c->prepare("fetch_wait", std::string("SELECT ask, ") + kIntentSelect +
+                                   ", next_cursor, tick FROM intentlog.fetch_wait($1, $2, $3::int[], $4::int[],"
+                                   " $5::text[], $6::int8[], $7)");
     c->prepare("fetch_partitions", std::string("SELECT a.i, ") + kIntentSelect +
                                        ", next_cursor FROM unnest($3::int[], $4::int[], $5::text[])"
                                        " WITH ORDINALITY AS a(partition, max_rows, from_cursor, i),"
@@ -97,6 +106,42 @@ std::vector<FetchResult> Store::fetch_partitions(const std::string& group, const
     v1::Event& e = res.events.emplace_back();
     e.set_domain(domain);
     e.set_partition(asks[i].partition);
+    read_intent(tx, r, 1, e);
+    res.next_cursor = r[1 + kIntentSelectColumns].as<std::string>();
+  }
+  return out;
+}
+
+std::optional<WaitResult> Store::fetch_wait(const std::string& group, const std::string& domain,
+                                            const std::vector<FetchAsk>& asks, int timeout_ms) {
+  std::vector<int> partitions, max_rows;
+  std::vector<std::optional<std::string>> cursors;
+  std::string sinces = "{";
+  for (const FetchAsk& a : asks) {
+    partitions.push_back(a.partition);
+    max_rows.push_back(a.max_rows);
+    cursors.push_back(a.from_cursor);
+    if (sinces.size() > 1) sinces += ',';
+    sinces += std::to_string(a.since);
+  }
+  sinces += '}';
+  pqxx::nontransaction tx(conn());  // connects first: has_fetch_wait_ is known below
+  if (!has_fetch_wait_) return std::nullopt;
+  const pqxx::result rows =
+      tx.exec_prepared("fetch_wait", group, domain, int_array_literal(partitions), int_array_literal(max_rows),
+                       nullable_text_array_literal(cursors), sinces, timeout_ms);
+  WaitResult out;
+  out.results.resize(asks.size());
+  constexpr int kTick = 2 + kIntentSelectColumns;
+  for (const auto& r : rows) {
+    out.tick = r[kTick].as<std::int64_t>();
+    const auto ask = r[0].as<std::size_t>();  // 1-based; 0: the row that only carries the tick
+    if (ask == 0) continue;
+    if (ask > asks.size()) throw std::runtime_error("fetch_wait: row of an unknown ask");
+    FetchResult& res = out.results[ask - 1];
+    v1::Event& e = res.events.emplace_back();
+    e.set_domain(domain);
+    e.set_partition(asks[ask - 1].partition);
     read_intent(tx, r, 1, e);
     res.next_cursor = r[1 + kIntentSelectColumns].as<std::string>();
   }

@@ -32,6 +32,15 @@ struct FetchAsk {
   int partition = 0;
   int max_rows = 0;
   std::optional<std::string> from_cursor;  // nullopt: the group's stored cursor
+  std::int64_t since = -1;                 // fetch_wait: the wake-up tick the cursor is current to; -1: fetch now
+};
+
+// What a long poll (Store::fetch_wait) brought: one result per ask, and the
+// wake-up tick every ask's cursor is now current to (0: the server has no
+// shared memory for wake-ups).
+struct WaitResult {
+  std::vector<FetchResult> results;
+  std::int64_t tick = 0;
 };
 
 struct GapRow {
@@ -71,6 +80,11 @@ class Store {
   // older than it, a join of unnest and intentlog.fetch.
   std::vector<FetchResult> fetch_partitions(const std::string& group, const std::string& domain,
                                             const std::vector<FetchAsk>& asks);
+  // intentlog.fetch_wait: fetch_partitions of the asks that may have rows,
+  // waiting up to timeout_ms for one. Nothing when the install has no
+  // fetch_wait (0.1 before ALTER EXTENSION UPDATE).
+  std::optional<WaitResult> fetch_wait(const std::string& group, const std::string& domain,
+                                       const std::vector<FetchAsk>& asks, int timeout_ms);
   void commit_cursor(const std::string& group, const std::string& domain, int partition, const std::string& cursor);
   std::string latest_cursor(const std::string& domain, int partition);
   // intentlog.unreported_gaps_all of (domain, partition) pairs.
@@ -86,6 +100,7 @@ class Store {
   std::string conninfo_;
   std::unique_ptr<pqxx::connection> conn_;
   bool has_fetch_many_ = false;
+  bool has_fetch_wait_ = false;
 };
 
 // The columns of intentlog.intent (sql/structure/30_append_read.sql) as every

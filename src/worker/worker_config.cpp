@@ -75,6 +75,8 @@ usage: intentlog-worker [--db CONNINFO] [--listen unix:PATH | --listen tcp:HOST:
                          the primary is read and the standby tried again after 100 ms doubling to 10 s
   --metrics tcp:HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (default: off)
   --db-connections N     connections for fetches and commits (default: 2)
+  --wait-connections N   connections for long polls (intentlog.fetch_wait), one per active
+                         (group, domain); 0: wake-ups only (default: 1)
   --log-level LEVEL      trace, debug, info, warn, error (default: info)
   --help                 this text
 
@@ -186,6 +188,8 @@ std::optional<WorkerConfig> parse_worker_args(int argc, char** argv, std::string
       c.metrics = *e;
     } else if (arg == "--db-connections") {
       c.db_connections = static_cast<int>(number(1, 64));
+    } else if (arg == "--wait-connections") {
+      c.wait_connections = static_cast<int>(number(0, 64));
     } else if (arg == "--log-level") {
       c.log_level = value;
       ok = value == "trace" || value == "debug" || value == "info" || value == "warn" || value == "error";

@@ -56,6 +56,7 @@ struct WorkerConfig {
   std::chrono::milliseconds ack_timeout{30000};
   std::chrono::milliseconds retry_poll{200};  // intentlog.due_retries while keys are held
   int db_connections = 2;
+  int wait_connections = 1;         // long polls (intentlog.fetch_wait) of active (group, domain)s
   std::string replica;              // libpq conninfo of a streaming standby for state reads; empty: none
   std::optional<Endpoint> metrics;  // --metrics tcp:HOST:PORT: Prometheus text format at /metrics
 

@@ -98,7 +98,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<metrics::HttpListener> metrics_http;
   if (cfg.metrics) metrics_http = std::make_unique<metrics::HttpListener>(io, *cfg.metrics, registry);
   DbPool db(io, cfg.db, cfg.db_connections);
-  Coordinator coordinator(io, cfg, db, registry);
+  // Long polls hold their connection while they wait: a pool of their own.
+  std::unique_ptr<DbPool> waits;
+  if (cfg.wait_connections > 0) waits = std::make_unique<DbPool>(io, cfg.db, cfg.wait_connections);
+  Coordinator coordinator(io, cfg, db, registry, waits.get());
   std::unique_ptr<metrics::SqlGauges> sql_gauges;
   if (cfg.metrics) sql_gauges = std::make_unique<metrics::SqlGauges>(io, db, registry, std::chrono::seconds(5));
   Server server(io, cfg, coordinator, db);
@@ -157,6 +160,7 @@ int main(int argc, char** argv) {
   io.run();
   listener.stop();
   kafka.reset();
+  if (waits) waits->stop();
   db.stop();
   spdlog::info("event=stopped");
   return 0;

@@ -37,6 +37,7 @@ struct DeliveryStats {
   std::uint64_t parked = 0;        // fetched intents parked behind their key
   std::uint64_t redelivered = 0;   // events from intentlog.due_retries
   std::uint64_t state_reads = 0;   // consistency reads made
+  std::uint64_t long_polls = 0;    // intentlog.fetch_wait calls returned
 };
 
 using GroupDomainKey = std::pair<std::string, std::string>;  // (group, domain)
@@ -76,13 +77,23 @@ struct GroupDomain {
   // pool connection, up to one statement per connection.
   std::vector<WaitingFetch> fetches_waiting;
   int fetches_in_flight = 0;
+  // Long poll (intentlog.fetch_wait): while the domain is active and holds
+  // one of the wait connections, every fetch of its streams goes through one
+  // fetch_wait at a time there, which waits for the partitions' own commits
+  // in the fetching backend: the wake-up and the fetch in one statement,
+  // without the listener's hops. Back to wake-ups after kWaitIdle without
+  // rows (partition_stream.cpp).
+  bool long_polling = false;  // holds a wait connection
+  bool wait_in_flight = false;
+  Clock::time_point wait_rows_at;  // the last long poll that returned rows
 
   ~GroupDomain();
 };
 
 struct DeliveryContext {
-  DeliveryContext(asio::io_context& io_, const WorkerConfig& cfg_, DbPool& db_, metrics::Registry& registry)
-      : io(io_), cfg(cfg_), db(db_), metrics(registry) {}
+  DeliveryContext(asio::io_context& io_, const WorkerConfig& cfg_, DbPool& db_, DbPool* waits_,
+                  metrics::Registry& registry)
+      : io(io_), cfg(cfg_), db(db_), waits(waits_), free_waits(waits_ ? cfg_.wait_connections : 0), metrics(registry) {}
 
   PartitionStream* find_stream(std::uint64_t id) const {
     auto it = streams.find(id);
@@ -96,7 +107,10 @@ struct DeliveryContext {
   asio::io_context& io;
   const WorkerConfig& cfg;
   DbPool& db;
-  bool stopping = false;  // shutting down: no new work
+  DbPool* waits;           // the long polls' connections (GroupDomain::long_polling); null: none
+  int free_waits;          // of them, not held by a GroupDomain
+  bool fetch_wait = true;  // false once the install showed it has no fetch_wait or no shared wake-ups
+  bool stopping = false;   // shutting down: no new work
   DeliveryStats stats;
   metrics::DeliveryMetrics metrics;  // the series of --metrics (counted whether served or not)
 

@@ -162,6 +162,7 @@ void Membership::retire(GroupDomainKey key) {
   auto it = ctx_.groups.find(key);
   if (it == ctx_.groups.end()) return;
   std::unique_ptr<GroupDomain> gd = std::move(it->second);
+  if (gd->long_polling) ++ctx_.free_waits;
   ctx_.groups.erase(it);
   std::vector<std::pair<int, std::string>> finals;
   for (auto& [p, st] : gd->streams) {

@@ -69,6 +69,92 @@ void send_fetches(DeliveryContext& ctx, GroupDomain& gd) {
              });
 }
 
+constexpr int kWaitTimeoutMs = 200;  // also how long a stream that could not join waits for the next call
+constexpr auto kWaitIdle = std::chrono::seconds(10);
+
+void send_wait(DeliveryContext& ctx, GroupDomain& gd);
+
+// Back to wake-ups and fetch_partitions: every stream fetches once, since
+// wake-ups of the long-polling time were not kept.
+void stop_long_poll(DeliveryContext& ctx, GroupDomain& gd) {
+  if (!gd.long_polling) return;
+  gd.long_polling = false;
+  ++ctx.free_waits;
+  for (auto& [p, st] : gd.streams) {
+    st->dirty = true;
+    st->maybe_fetch();
+  }
+}
+
+// The domain fetched rows the usual way: long-poll it if a wait connection
+// is free.
+void start_long_poll(DeliveryContext& ctx, GroupDomain& gd) {
+  if (gd.long_polling || ctx.waits == nullptr || !ctx.fetch_wait || ctx.free_waits <= 0 || ctx.stopping) return;
+  --ctx.free_waits;
+  gd.long_polling = true;
+  gd.wait_rows_at = std::chrono::steady_clock::now();
+  send_wait(ctx, gd);
+}
+
+// One fetch_wait for every stream of `gd` that can fetch now; the next one
+// goes out when it returns.
+void send_wait(DeliveryContext& ctx, GroupDomain& gd) {
+  if (!gd.long_polling || gd.wait_in_flight || ctx.stopping) return;
+  std::vector<std::uint64_t> ids;
+  std::vector<FetchAsk> asks;
+  for (auto& [p, st] : gd.streams) {
+    FetchAsk a;
+    if (!st->join_wait(&a)) continue;
+    ids.push_back(st->id);
+    asks.push_back(std::move(a));
+  }
+  if (asks.empty()) return;  // the next maybe_fetch of a stream sends it
+  gd.wait_in_flight = true;
+  auto finish = [&ctx, g = gd.group, d = gd.domain, generation = gd.generation](bool rows, bool failed) {
+    GroupDomain* now = ctx.find_group(g, d);
+    if (!now || now->generation != generation) return;
+    now->wait_in_flight = false;
+    const auto t = std::chrono::steady_clock::now();
+    if (rows) now->wait_rows_at = t;
+    if (failed || !ctx.fetch_wait || ctx.stopping || t - now->wait_rows_at > kWaitIdle) {
+      stop_long_poll(ctx, *now);
+    } else {
+      send_wait(ctx, *now);
+    }
+  };
+  ctx.waits->run([g = gd.group, d = gd.domain, asks](Store& s) { return s.fetch_wait(g, d, asks, kWaitTimeoutMs); },
+                 [&ctx, ids, asks, finish](std::optional<WaitResult> r) {
+                   if (!r || r->tick == 0) {
+                     if (ctx.fetch_wait)
+                       spdlog::info("event=long_poll_off reason={}",
+                                    r ? "\"no shared memory for wake-ups\""
+                                      : "\"intentlog.fetch_wait missing (ALTER EXTENSION UPDATE)\"");
+                     ctx.fetch_wait = false;
+                   }
+                   ++ctx.stats.long_polls;
+                   bool rows = false;
+                   for (std::size_t i = 0; i < ids.size(); ++i) {
+                     PartitionStream* st = ctx.find_stream(ids[i]);
+                     if (!st) continue;
+                     if (!r) {
+                       st->fetching = false;
+                       st->dirty = true;
+                       continue;
+                     }
+                     st->wait_tick = std::max(st->wait_tick, r->tick);
+                     rows = rows || !r->results[i].events.empty();
+                     // A long poll's time is mostly waiting: it is not a fetch latency.
+                     st->on_fetched(std::move(r->results[i]), asks[i].max_rows, PartitionStream::Clock::now());
+                   }
+                   finish(rows, false);
+                 },
+                 [&ctx, ids, finish](const std::string& error) {
+                   for (std::uint64_t id : ids)
+                     if (PartitionStream* st = ctx.find_stream(id)) st->on_fetch_failed(error);
+                   finish(false, true);
+                 });
+}
+
 }  // namespace
 
 GroupDomain::~GroupDomain() = default;
@@ -120,33 +206,55 @@ void PartitionStream::maybe_start() {
       });
 }
 
+int PartitionStream::fetch_room() const {
+  const WorkerConfig& cfg = ctx_.cfg;
+  const std::size_t in_memory = held();
+  const std::size_t bytes = scheduler.bytes();
+  if (in_memory >= cfg.buffer_events || bytes >= cfg.buffer_bytes) return 0;
+  std::size_t room = std::min(cfg.buffer_events - in_memory, (cfg.buffer_bytes - bytes) / avg_event_bytes);
+  // Avoid a trickle of tiny fetches into a nearly full buffer.
+  const std::size_t capacity = std::min(cfg.buffer_events, cfg.buffer_bytes / avg_event_bytes);
+  if (in_memory > 0 && room < std::min<std::size_t>(cfg.fetch_rows, capacity) / 2) return 0;
+  room = std::max<std::size_t>(room, 1);
+  return static_cast<int>(std::min<std::size_t>(room, static_cast<std::size_t>(cfg.fetch_rows)));
+}
+
 void PartitionStream::maybe_fetch() {
-  if (ctx_.stopping || !started || fetching || !dirty || assigned == 0) return;
-  if (Clock::now() < retry_at) return;
+  if (ctx_.stopping || !started || fetching || assigned == 0) return;
+  GroupDomain* gd = ctx_.find_group(group, domain);
+  if (gd && gd->long_polling) {
+    send_wait(ctx_, *gd);  // dirty or not: the long poll waits for its rows
+    return;
+  }
+  if (!dirty || Clock::now() < retry_at) return;
   if (!held_loaded) {
     retries_.load_held(*this);  // fetches wait until the keys held in SQL are known
     return;
   }
-  const WorkerConfig& cfg = ctx_.cfg;
-  const std::size_t in_memory = held();
-  const std::size_t bytes = scheduler.bytes();
-  if (in_memory >= cfg.buffer_events || bytes >= cfg.buffer_bytes) return;
-  std::size_t room = std::min(cfg.buffer_events - in_memory, (cfg.buffer_bytes - bytes) / avg_event_bytes);
-  // Avoid a trickle of tiny fetches into a nearly full buffer.
-  const std::size_t capacity = std::min(cfg.buffer_events, cfg.buffer_bytes / avg_event_bytes);
-  if (in_memory > 0 && room < std::min<std::size_t>(cfg.fetch_rows, capacity) / 2) return;
-  room = std::max<std::size_t>(room, 1);
-  const int rows = static_cast<int>(std::min<std::size_t>(room, static_cast<std::size_t>(cfg.fetch_rows)));
+  const int rows = fetch_room();
+  if (rows == 0) return;
   fetching = true;
   dirty = false;
-  GroupDomain* gd = ctx_.find_group(group, domain);
   if (!gd) {
     fetch_alone(rows);
     return;
   }
-  gd->fetches_waiting.push_back(
-      WaitingFetch{id, FetchAsk{partition, rows, fetch_cursor}, Clock::now(), in_memory == 0});
+  gd->fetches_waiting.push_back(WaitingFetch{id, FetchAsk{partition, rows, fetch_cursor}, Clock::now(), held() == 0});
   send_fetches(ctx_, *gd);
+}
+
+bool PartitionStream::join_wait(FetchAsk* ask) {
+  if (ctx_.stopping || !started || fetching || assigned == 0 || Clock::now() < retry_at) return false;
+  if (!held_loaded) {
+    retries_.load_held(*this);
+    return false;
+  }
+  const int rows = fetch_room();
+  if (rows == 0) return false;
+  *ask = FetchAsk{partition, rows, fetch_cursor, dirty ? -1 : wait_tick};
+  fetching = true;
+  dirty = false;
+  return true;
 }
 
 void PartitionStream::fetch_alone(int rows) {
@@ -177,6 +285,7 @@ void PartitionStream::on_fetched(FetchResult r, int rows, Clock::time_point aske
     ctx_.stats.fetched += n;
     metrics.fetched->inc(n);
     ctx_.wake(assigned);
+    if (GroupDomain* gd = ctx_.find_group(group, domain)) start_long_poll(ctx_, *gd);
   }
   maybe_fetch();
 }

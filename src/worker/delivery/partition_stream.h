@@ -83,8 +83,12 @@ class PartitionStream {
   bool fetching = false;
   std::size_t avg_event_bytes = 512;  // running estimate, sizes fetches to the byte bound
   bool dirty = true;                  // rows may be waiting: a wake-up, a poll, or the last fetch was full
-  Clock::time_point active_at{};      // the last wake-up or fetch that returned rows
-  Clock::time_point retry_at{};       // after a failed fetch or start
+  // Long poll: the wake-up tick fetch_cursor is current to, from the last
+  // fetch_wait (-1: none yet, fetch at once). A cursor moves only forward, so
+  // an older tick stays a valid lower bound.
+  std::int64_t wait_tick = -1;
+  Clock::time_point active_at{};  // the last wake-up or fetch that returned rows
+  Clock::time_point retry_at{};   // after a failed fetch or start
   Clock::time_point fetch_warned_at{};
 
   bool committing = false;
@@ -120,12 +124,17 @@ class PartitionStream {
   // failed (a batched fetch delivers each partition's part here).
   void on_fetched(FetchResult r, int rows, Clock::time_point asked);
   void on_fetch_failed(const std::string& error);
+  // Into the next long poll of its domain: false if it cannot fetch now
+  // (else `ask` is filled and the stream is fetching).
+  bool join_wait(FetchAsk* ask);
   // A fetch of this partition in a statement of its own (a batched fetch
   // failed: a partition that fails alone must not hold back the others).
   void fetch_alone(int rows);
 
  private:
   void start_commit();
+  // Rows the buffer has room for now (0: none, or not worth a fetch).
+  int fetch_room() const;
 
   DeliveryContext& ctx_;
   RetryBook& retries_;

@@ -51,3 +51,31 @@ SELECT group_name, partition, watermark > 0 AS advanced FROM intentlog.cursors W
 SELECT group_name, domain, partition, watermark, seq_lag, pending_xids, oldest_undelivered_age IS NULL AS caught_up
   FROM intentlog.lag ORDER BY 1, 2, 3;
 SELECT domain, partition, segment, logged FROM intentlog.storage WHERE domain = 'orders' ORDER BY 2, 3;
+
+-- fetch_wait: an ask with a negative since is fetched at once, as fetch_many
+-- would; every row carries the tick its cursor is current to.
+SELECT (SELECT array_agg(ROW(ask, seq, next_cursor)::text ORDER BY ask, seq)
+          FROM intentlog.fetch_wait('waiter', 'orders', ARRAY[0, 1, 2, 3], ARRAY[10, 10, 1, 10], NULL,
+                                    ARRAY[-1, -1, -1, -1], 0))
+     = (SELECT array_agg(ROW(ask, seq, next_cursor)::text ORDER BY ask, seq)
+          FROM intentlog.fetch_many('waiter', 'orders', ARRAY[0, 1, 2, 3], ARRAY[10, 10, 1, 10])) AS same_as_fetch_many;
+SELECT count(DISTINCT tick) AS one_tick, min(tick) > 0 AS tick_positive
+  FROM intentlog.fetch_wait('waiter', 'orders', ARRAY[0, 1, 2, 3], ARRAY[10, 10, 10, 10], NULL, ARRAY[-1, -1, -1, -1], 0);
+-- Nothing committed since the tick: no ask is due, and after the timeout one
+-- row of ask 0 carries the tick.
+CREATE TEMP TABLE wait_tick AS
+  SELECT max(tick) AS t FROM intentlog.fetch_wait('waiter', 'orders', ARRAY[0], ARRAY[1], NULL, ARRAY[-1], 0);
+SELECT ask, seq IS NULL AS no_intent, next_cursor IS NULL AS no_cursor, tick >= (SELECT t FROM wait_tick) AS tick_kept
+  FROM intentlog.fetch_wait('waiter', 'orders', ARRAY[0, 1, 2, 3], ARRAY[10, 10, 10, 10], NULL,
+                            (SELECT array_fill(t, ARRAY[4]) FROM wait_tick), 20);
+-- A commit that appended to a partition makes its ask due: its row comes
+-- back without waiting for the timeout, with a later tick; the other asks
+-- are not fetched.
+CREATE TEMP TABLE wait_from AS
+  SELECT (SELECT max(tick) FROM intentlog.fetch_wait('waiter', 'orders', ARRAY[0], ARRAY[1], NULL, ARRAY[-1], 0)) AS t,
+         ARRAY(SELECT intentlog.latest_cursor('orders', p) FROM generate_series(0, 3) p ORDER BY p) AS cursors;
+SELECT partition AS p_new FROM intentlog.intent_append('orders', 'o-wait', 'create') \gset
+SELECT ask - 1 = :p_new AS its_partition, key, tick > (SELECT t FROM wait_from) AS later_tick
+  FROM intentlog.fetch_wait('waiter', 'orders', ARRAY[0, 1, 2, 3], ARRAY[10, 10, 10, 10],
+                            (SELECT cursors FROM wait_from), (SELECT array_fill(t, ARRAY[4]) FROM wait_from), 5000);
+SELECT count(*) AS no_asks FROM intentlog.fetch_wait('waiter', 'orders', '{}', '{}', NULL, '{}', 0) WHERE ask > 0;

@@ -20,14 +20,15 @@ LANGUAGE sql AS $$
    WHERE p.oid = f AND p.proargmodes[a.i] IN ('t', 'o')
 $$;
 
--- fetch returns the intent first, fetch_many and due_retries after the ask
+-- fetch returns the intent first, fetch_many, fetch_wait and due_retries after the ask
 -- and the partition; the worker's decoder (src/worker/store.h, read_intent)
--- relies on all three.
+-- relies on all four.
 SELECT f, offs, (SELECT count(*) FROM intent_fields) AS fields,
        (SELECT count(*) FROM intent_fields i JOIN pg_temp.result_columns(f) c
             ON c.n = i.n + offs AND c.name = i.name AND c.type = i.type) AS matching
   FROM (VALUES ('intentlog.fetch(text, text, int, int, text)'::regprocedure, 0),
                ('intentlog.fetch_many(text, text, int[], int[], text[])'::regprocedure, 1),
+               ('intentlog.fetch_wait(text, text, int[], int[], text[], bigint[], int)'::regprocedure, 1),
                ('intentlog.due_retries(text, text, int[], int, interval)'::regprocedure, 1)) v(f, offs);
 SELECT p.oid::regprocedure, p.prorettype::regtype, p.proretset
   FROM pg_proc p
