@@ -31,12 +31,14 @@
 #
 #   bench/e2e.sh [--quick] [--secs S] [--rounds N] [--clients C] [--batch B]
 #                [--cells "CORES:WORKERS ..."] [--rates "R ..."] [--single-clients C] [--no-single]
-#                [--out DIR] [--no-build]
+#                [--single-rate R] [--out DIR] [--no-build]
 #
 # Defaults: --secs 10 --rounds 3 --clients 8 --batch 100 --cells "1:1 1:2 2:1 2:2"
 # (plus all:1, unpinned, when the machine has more than 2 cores) --rates "100000 75000 50000"
 # --single-clients 4; ~12 min on 2 cores. --quick: --secs 5 --rounds 2, output
 # to bench/out/ (~3 min). CORES: a count (taskset -c 0..CORES-1) or "all".
+# --single-rate R: (b) at R intents/s instead of half the highest sustained
+# rate, to compare builds at the same load (5b is then not judged).
 # Goal (a) is judged on the cell with the most cores and 1 worker.
 # Writes OUT/STAMP-e2e.tsv (one line per measurement) and OUT/STAMP-e2e.md (the
 # printed report); OUT is bench/results (bench/out with --quick).
@@ -45,7 +47,8 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 ARGS="$*"
-SECS=10 ROUNDS=3 CLIENTS=8 BATCH=100 CELLS="" RATES="100000 75000 50000" SCLIENTS=4 SINGLE=1 OUT="" BUILD=1 QUICK=0
+SECS=10 ROUNDS=3 CLIENTS=8 BATCH=100 CELLS="" RATES="100000 75000 50000" SCLIENTS=4 SINGLE=1 SRATE="" OUT="" BUILD=1
+QUICK=0
 while [ $# -gt 0 ]; do
   case $1 in
     --quick) QUICK=1; SECS=5; ROUNDS=2; shift ;;
@@ -57,9 +60,10 @@ while [ $# -gt 0 ]; do
     --rates) RATES=$2; shift 2 ;;
     --single-clients) SCLIENTS=$2; shift 2 ;;
     --no-single) SINGLE=0; shift ;;
+    --single-rate) SRATE=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    *) sed -n '2,44p' "$0"; exit 2 ;;
+    *) sed -n '2,46p' "$0"; exit 2 ;;
   esac
 done
 [ "$SECS" -ge 4 ] || { echo "--secs must be >= 4" >&2; exit 2; }
@@ -327,13 +331,17 @@ done
 
 # (b): single intents at half the highest sustained rate.
 if [ $SINGLE = 1 ]; then
-  say "== single: highest sustained rate, $SCLIENTS clients unthrottled, all cores, 1 worker, ${SECS}s"
-  measure "smax" all 1 single "$SCLIENTS"
-  row single-max - all 1 "$SCLIENTS" 1 - -
-  SMAX=$(awk -v a="$M_APPENDED_RATE" -v r="$M_RRATE" 'BEGIN {printf "%d", (a < r ? a : r)}')
-  [ "$SMAX" -gt 0 ] || fail "highest sustained single-intent rate is 0"
-  HALF=$(( (SMAX + 1) / 2 ))
-  say "   appended $M_APPENDED_RATE/s, received $M_RRATE/s: highest sustained $SMAX/s; half: $HALF/s"
+  if [ -n "$SRATE" ]; then
+    HALF=$SRATE  # a fixed rate: builds compared at the same load (goal 5b is not judged)
+  else
+    say "== single: highest sustained rate, $SCLIENTS clients unthrottled, all cores, 1 worker, ${SECS}s"
+    measure "smax" all 1 single "$SCLIENTS"
+    row single-max - all 1 "$SCLIENTS" 1 - -
+    SMAX=$(awk -v a="$M_APPENDED_RATE" -v r="$M_RRATE" 'BEGIN {printf "%d", (a < r ? a : r)}')
+    [ "$SMAX" -gt 0 ] || fail "highest sustained single-intent rate is 0"
+    HALF=$(( (SMAX + 1) / 2 ))
+    say "   appended $M_APPENDED_RATE/s, received $M_RRATE/s: highest sustained $SMAX/s; half: $HALF/s"
+  fi
   for r in $(seq "$ROUNDS"); do
     if [ $((r % 2)) = 1 ]; then order="0 1"; else order="1 0"; fi
     for workers in $order; do

@@ -38,6 +38,12 @@ Coordinator::Coordinator(asio::io_context& io, const WorkerConfig& cfg, DbPool& 
   ctx_.wake = [this](std::uint64_t member) {
     if (member) dispatcher_.pump(member);
   };
+  ctx_.long_polls_changed = [this] {
+    if (!pause_listener_) return;
+    bool all = !ctx_.groups.empty();
+    for (const auto& [key, gd] : ctx_.groups) all = all && gd->long_polling;
+    pause_listener_(all);
+  };
   register_gauges(registry);
 }
 

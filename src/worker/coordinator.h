@@ -81,6 +81,9 @@ class Coordinator : public SinkHost {
   // From the WakeupListener.
   void on_wakeup(const std::string& domain, int partition);
   void on_listener_reconnect();
+  // Told true while every (group, domain) here long-polls (the listener's
+  // wake-ups are then of no use), false otherwise.
+  void set_listener_pause(std::function<void(bool)> pause) { pause_listener_ = std::move(pause); }
 
  private:
   void tick();
@@ -91,6 +94,7 @@ class Coordinator : public SinkHost {
   void register_gauges(metrics::Registry& registry);
 
   DeliveryContext ctx_;
+  std::function<void(bool)> pause_listener_;
   Catalog catalog_;
   RetryBook retries_;
   Leases leases_;

@@ -55,8 +55,22 @@ void WakeupListener::start() {
 }
 
 void WakeupListener::stop() {
-  stopping_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  resumed_.notify_all();
   if (thread_.joinable()) thread_.join();
+}
+
+void WakeupListener::set_paused(bool paused) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (paused_ == paused) return;
+    paused_ = paused;
+  }
+  spdlog::debug("event=wakeup_{}", paused ? "paused" : "resumed");
+  resumed_.notify_all();
 }
 
 void WakeupListener::loop() {
@@ -89,6 +103,11 @@ void WakeupListener::wait_loop(pqxx::connection& conn) {
   conn.prepare("wait", "SELECT tick, domain, partition FROM intentlog.wait_for_intents($1, $2)");
   std::int64_t since = 0;
   while (!stopping_) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      resumed_.wait(lock, [this] { return !paused_ || stopping_; });
+    }
+    if (stopping_) break;
     pqxx::nontransaction tx(conn);
     const pqxx::result rows = tx.exec_prepared("wait", since, kWaitMs);
     for (const auto& r : rows) {

@@ -7,11 +7,18 @@
 // extension has it, and LISTEN intentlog ("<domain>:<partition>" payloads)
 // otherwise. The worker's short poll covers wake-ups lost while this
 // connection was down, and on_reconnect lets it catch up at once.
+//
+// While every (group, domain) with streams here long-polls (it waits for its
+// own commits in intentlog.fetch_wait), the worker pauses it: its wake-ups
+// would only cost a backend, a thread and an event-loop turn per commit.
+// Resumed, its first wait reports every partition stamped while paused.
 #pragma once
 
 #include <asio.hpp>
 #include <atomic>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <pqxx/connection>
 #include <string>
 #include <thread>
@@ -27,6 +34,8 @@ class WakeupListener {
   ~WakeupListener();
   void start();
   void stop();
+  // Thread-safe. Paused: no wait_for_intents call until resumed.
+  void set_paused(bool paused);
 
  private:
   void loop();
@@ -38,6 +47,9 @@ class WakeupListener {
   OnWakeup on_wakeup_;
   OnReconnect on_reconnect_;
   std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::condition_variable resumed_;
+  bool paused_ = false;
   std::thread thread_;
 };
 

@@ -108,6 +108,7 @@ int main(int argc, char** argv) {
   WakeupListener listener(
       io, cfg.db, [&](const std::string& d, int p) { coordinator.on_wakeup(d, p); },
       [&] { coordinator.on_listener_reconnect(); });
+  coordinator.set_listener_pause([&](bool paused) { listener.set_paused(paused); });
   // Kafka publication: a member of its group for the worker's life.
   std::shared_ptr<KafkaSink> kafka;
   if (cfg.kafka.enabled()) {

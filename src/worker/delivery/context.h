@@ -119,6 +119,9 @@ struct DeliveryContext {
   // "Events for this member may be ready": the Dispatcher's pump (wired by
   // the Coordinator; member 0 = none, ignored).
   std::function<void(std::uint64_t member)> wake;
+  // A (group, domain) came, went, or started or stopped long-polling (the
+  // Coordinator pauses the wake-up listener while all of them long-poll).
+  std::function<void()> long_polls_changed;
 };
 
 }  // namespace intentlog

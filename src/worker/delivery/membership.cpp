@@ -117,6 +117,7 @@ GroupDomain& Membership::join_group_domain(Member& m, const std::string& domain,
     gd->lease_ok_at = GroupDomain::Clock::now();
     it = ctx_.groups.emplace(key, std::move(gd)).first;
     opened.push_back(it->second.get());
+    if (ctx_.long_polls_changed) ctx_.long_polls_changed();
   } else if (m.request.start != v1::START_COMMITTED) {
     spdlog::info("event=start_ignored session={} group={} domain={} reason=\"group already reading here\"", id,
                  q(m.request.group), q(domain));
@@ -164,6 +165,7 @@ void Membership::retire(GroupDomainKey key) {
   std::unique_ptr<GroupDomain> gd = std::move(it->second);
   if (gd->long_polling) ++ctx_.free_waits;
   ctx_.groups.erase(it);
+  if (ctx_.long_polls_changed) ctx_.long_polls_changed();
   std::vector<std::pair<int, std::string>> finals;
   for (auto& [p, st] : gd->streams) {
     if (auto c = st->final_cursor()) finals.emplace_back(p, *c);

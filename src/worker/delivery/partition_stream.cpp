@@ -80,6 +80,7 @@ void stop_long_poll(DeliveryContext& ctx, GroupDomain& gd) {
   if (!gd.long_polling) return;
   gd.long_polling = false;
   ++ctx.free_waits;
+  if (ctx.long_polls_changed) ctx.long_polls_changed();
   for (auto& [p, st] : gd.streams) {
     st->dirty = true;
     st->maybe_fetch();
@@ -93,6 +94,7 @@ void start_long_poll(DeliveryContext& ctx, GroupDomain& gd) {
   --ctx.free_waits;
   gd.long_polling = true;
   gd.wait_rows_at = std::chrono::steady_clock::now();
+  if (ctx.long_polls_changed) ctx.long_polls_changed();
   send_wait(ctx, gd);
 }
 
