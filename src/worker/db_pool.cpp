@@ -35,6 +35,13 @@ void DbPool::stop() {
 
 void DbPool::loop(int) {
   Store store(conninfo_);
+  // Connected before the first job, which then does not wait for it (a
+  // failure here is the first job's to report).
+  try {
+    store.conn();
+  } catch (const std::exception&) {
+    store.reset();
+  }
   for (;;) {
     Job job;
     {
