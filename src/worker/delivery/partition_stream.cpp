@@ -143,7 +143,9 @@ void send_wait(DeliveryContext& ctx, GroupDomain& gd) {
                        st->dirty = true;
                        continue;
                      }
-                     st->wait_tick = std::max(st->wait_tick, r->tick);
+                     // Not the max with the old one: after a server restart the tick
+          // starts again from 1.
+          st->wait_tick = r->tick;
                      rows = rows || !r->results[i].events.empty();
                      // A long poll's time is mostly waiting: it is not a fetch latency.
                      st->on_fetched(std::move(r->results[i]), asks[i].max_rows, PartitionStream::Clock::now());

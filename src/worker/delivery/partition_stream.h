@@ -85,7 +85,8 @@ class PartitionStream {
   bool dirty = true;                  // rows may be waiting: a wake-up, a poll, or the last fetch was full
   // Long poll: the wake-up tick fetch_cursor is current to, from the last
   // fetch_wait (-1: none yet, fetch at once). A cursor moves only forward, so
-  // an older tick stays a valid lower bound.
+  // an older tick stays a valid lower bound (one ahead of the server's tick,
+  // after a restart, makes the ask due).
   std::int64_t wait_tick = -1;
   Clock::time_point active_at{};  // the last wake-up or fetch that returned rows
   Clock::time_point retry_at{};   // after a failed fetch or start
