@@ -144,8 +144,8 @@ void send_wait(DeliveryContext& ctx, GroupDomain& gd) {
                        continue;
                      }
                      // Not the max with the old one: after a server restart the tick
-          // starts again from 1.
-          st->wait_tick = r->tick;
+                     // starts again from 1.
+                     st->wait_tick = r->tick;
                      rows = rows || !r->results[i].events.empty();
                      // A long poll's time is mostly waiting: it is not a fetch latency.
                      st->on_fetched(std::move(r->results[i]), asks[i].max_rows, PartitionStream::Clock::now());
