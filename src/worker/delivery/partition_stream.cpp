@@ -17,6 +17,18 @@ constexpr auto kWarnEvery = std::chrono::seconds(10);
 constexpr auto kRecentlyActive = std::chrono::seconds(10);
 constexpr std::size_t kStatementFetches = 2;
 
+// One statement brings at most kStatementFetches fetches' worth of rows (the
+// asks are scaled down to it), so that its result in memory stays near what
+// one fetch per connection held.
+void cap_statement_rows(const DeliveryContext& ctx, std::vector<FetchAsk>& asks) {
+  std::size_t total = 0;
+  for (const FetchAsk& a : asks) total += static_cast<std::size_t>(a.max_rows);
+  const std::size_t cap = kStatementFetches * static_cast<std::size_t>(ctx.cfg.fetch_rows);
+  if (total <= cap) return;
+  for (FetchAsk& a : asks)
+    a.max_rows = std::max(1, static_cast<int>(static_cast<std::size_t>(a.max_rows) * cap / total));
+}
+
 // Sends the fetches waiting in `gd` as one statement, unless one runs
 // already: then only if all of them are of caught-up streams and a pool
 // connection is free. Streams that hold events keep to one statement at a
@@ -33,19 +45,11 @@ void send_fetches(DeliveryContext& ctx, GroupDomain& gd) {
   ++gd.fetches_in_flight;
   std::vector<WaitingFetch> batch = std::move(gd.fetches_waiting);
   gd.fetches_waiting.clear();
-  // One statement brings at most kStatementFetches fetches' worth of rows
-  // (the asks are scaled down to it), so that its result in memory stays
-  // near what one fetch per connection held.
-  std::size_t total = 0;
-  for (const WaitingFetch& w : batch) total += static_cast<std::size_t>(w.ask.max_rows);
-  const std::size_t cap = kStatementFetches * static_cast<std::size_t>(ctx.cfg.fetch_rows);
-  if (total > cap) {
-    for (WaitingFetch& w : batch)
-      w.ask.max_rows = std::max(1, static_cast<int>(static_cast<std::size_t>(w.ask.max_rows) * cap / total));
-  }
   std::vector<FetchAsk> asks;
   asks.reserve(batch.size());
   for (const WaitingFetch& w : batch) asks.push_back(w.ask);
+  cap_statement_rows(ctx, asks);
+  for (std::size_t i = 0; i < batch.size(); ++i) batch[i].ask.max_rows = asks[i].max_rows;
   // Once it returned: the next statement takes what waited meanwhile.
   auto sent = [&ctx, g = gd.group, d = gd.domain, generation = gd.generation] {
     GroupDomain* now = ctx.find_group(g, d);
@@ -111,6 +115,7 @@ void send_wait(DeliveryContext& ctx, GroupDomain& gd) {
     asks.push_back(std::move(a));
   }
   if (asks.empty()) return;  // the next maybe_fetch of a stream sends it
+  cap_statement_rows(ctx, asks);
   gd.wait_in_flight = true;
   auto finish = [&ctx, g = gd.group, d = gd.domain, generation = gd.generation](bool rows, bool failed) {
     GroupDomain* now = ctx.find_group(g, d);
