@@ -279,6 +279,7 @@ void Membership::lease_tick() {
 
 void Membership::open_stream(GroupDomain& gd, int partition) {
   auto st = std::make_unique<PartitionStream>(ctx_, retries_, next_stream_id_++, gd.group, gd.domain, partition);
+  st->owner = &gd;
   if (const DomainInfo* c = catalog_.find(gd.domain)) {
     st->state_query = c->delivery.state_query;
     st->consistency_timeout = c->delivery.consistency_timeout;

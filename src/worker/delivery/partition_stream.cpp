@@ -230,7 +230,7 @@ int PartitionStream::fetch_room() const {
 
 void PartitionStream::maybe_fetch() {
   if (ctx_.stopping || !started || fetching || assigned == 0) return;
-  GroupDomain* gd = ctx_.find_group(group, domain);
+  GroupDomain* gd = owner;
   if (gd && gd->long_polling) {
     send_wait(ctx_, *gd);  // dirty or not: the long poll waits for its rows
     return;
@@ -294,7 +294,7 @@ void PartitionStream::on_fetched(FetchResult r, int rows, Clock::time_point aske
     ctx_.stats.fetched += n;
     metrics.fetched->inc(n);
     ctx_.wake(assigned);
-    if (GroupDomain* gd = ctx_.find_group(group, domain)) start_long_poll(ctx_, *gd);
+    if (owner) start_long_poll(ctx_, *owner);
   }
   maybe_fetch();
 }

@@ -34,6 +34,7 @@ class Store;
 class PartitionStream;
 class RetryBook;
 struct DeliveryContext;
+struct GroupDomain;
 // A delivery SQL call of a partition: the work runs on a DbPool thread and
 // returns what to do with the stream on the event loop.
 using SqlStep = std::function<void(PartitionStream&)>;
@@ -70,6 +71,9 @@ class PartitionStream {
   const std::string group;
   const std::string domain;
   const int partition;
+  // The (group, domain) that holds it (it owns its streams; null only in
+  // tests): looked at on every maybe_fetch, so not found by name.
+  GroupDomain* owner = nullptr;
 
   KeyScheduler scheduler;
   CommitTracker tracker;
