@@ -17,24 +17,25 @@ stop_worker() {
   grep -q 'event=stopped' "$SCRATCH/worker-$1.log" || fail "worker $1 did not stop cleanly"
 }
 
+# append N PREFIX KEYS PAUSE: N intents, one per transaction, over KEYS keys,
+# PAUSE seconds after each.
+append() {
+  q -c "DO \$\$ BEGIN
+          FOR i IN 1..$1 LOOP
+            PERFORM intentlog.intent_append('orders', '$2' || (i % $3), 'set');
+            COMMIT;
+            PERFORM pg_sleep($4);
+          END LOOP;
+        END \$\$"
+}
+
 start_worker w1
 start_tail "$SCRATCH/c1.jsonl" --connect "$(sock w1)" --group billing --domain orders --credit 500
 # One intent per transaction with pauses (each one ends a long poll that
 # waited), then bursts (they commit while the next long poll is on its way).
-q -c "DO \$\$ BEGIN
-        FOR i IN 1..40 LOOP
-          PERFORM intentlog.intent_append('orders', 'k' || (i % 7), 'set');
-          COMMIT;
-          PERFORM pg_sleep(0.02);
-        END LOOP;
-      END \$\$"
+append 40 k 7 0.02
 for b in 1 2 3; do
-  q -c "DO \$\$ BEGIN
-          FOR i IN 1..100 LOOP
-            PERFORM intentlog.intent_append('orders', 'b$b-' || (i % 13), 'set');
-            COMMIT;
-          END LOOP;
-        END \$\$" &
+  append 100 "b$b-" 13 0 &
   PRODUCERS+=($!)
   PIDS+=($!)
 done
@@ -76,13 +77,7 @@ n=$(long_polls w1)
 # Wake-ups only: the same delivery, no long poll.
 start_worker w2 --wait-connections 0
 start_tail "$SCRATCH/c2.jsonl" --connect "$(sock w2)" --group audit --domain orders --credit 500
-q -c "DO \$\$ BEGIN
-        FOR i IN 1..30 LOOP
-          PERFORM intentlog.intent_append('orders', 'w' || (i % 5), 'set');
-          COMMIT;
-          PERFORM pg_sleep(0.01);
-        END LOOP;
-      END \$\$"
+append 30 w 5 0.01
 total=$(q -c "SELECT count(*) FROM intentlog_data.orders")
 wait_lines "$SCRATCH/c2.jsonl" "$total" 30 || fail "consumer (wake-ups only) got $(wc -l <"$SCRATCH/c2.jsonl") of $total events"
 sleep 0.3
