@@ -712,8 +712,7 @@ INTENTLOG_FUNCTION(intentlog_promote_rows) {
 // that install until ALTER EXTENSION UPDATE, and looks the sequence up then.
 INTENTLOG_FUNCTION(intentlog_promotable) {
   const bool has_seq_rel = PG_NARGS() > 2;
-  if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || (has_seq_rel && PG_ARGISNULL(2)))
-    null_argument("hot, cursor and seq_rel");
+  if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || (has_seq_rel && PG_ARGISNULL(2))) null_argument("hot, cursor and seq_rel");
   Oid hot = PG_GETARG_OID(0);
   char* cursor_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
   MemoryContext caller_cxt = CurrentMemoryContext;
