@@ -34,7 +34,10 @@ hello() {  # hello WANTED TOKEN GROUP DOMAIN...
 hello WELCOME "$A" billing.eu orders
 hello "ERROR PERMISSION_DENIED consumer billing may not use group audit" "$A" audit orders
 hello "ERROR PERMISSION_DENIED consumer billing may not read domain payments" "$A" billing.eu orders payments
-hello "ERROR UNAUTHENTICATED" "${A%?}0" billing.eu orders  # wrong secret
+# A wrong secret: the last hex digit changed (to 1 when it is 0: a fixed
+# replacement would leave one token in 16 as it was).
+[ "${A: -1}" = 0 ] && WRONG="${A%?}1" || WRONG="${A%?}0"
+hello "ERROR UNAUTHENTICATED" "$WRONG" billing.eu orders
 hello WELCOME "$(cat "$SCRATCH/token")" audit orders payments  # the shared token: everything
 
 # A consumer created while the worker runs is accepted within a refresh.
