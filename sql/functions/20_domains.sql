@@ -63,13 +63,9 @@ BEGIN
   EXECUTE format('CREATE %s TABLE intentlog_data.%I (PRIMARY KEY (seq)) INHERITS (%s)',
                  CASE WHEN hot THEN 'UNLOGGED' ELSE '' END, relname, part.parent_rel);
   rel := format('intentlog_data.%I', relname)::regclass;
-  -- Late committers are found by xid (see the read path), whatever their seq.
-  -- A hot table holds only what was not promoted yet, so its seq range from
-  -- a late committer's first seq is short and its primary key finds them:
-  -- no xid index to fill on every staged append and to vacuum.
-  IF NOT hot THEN
-    EXECUTE format('CREATE INDEX ON %s (xid)', rel);
-  END IF;
+  -- No xid index: a late committer's rows are found in the primary key's
+  -- range from its first possible seq, once it has finished (see the read
+  -- path), so no append pays for an index entry that only lookups use.
   IF hot THEN
     -- The promoter deletes what it made durable: vacuum the hot table eagerly.
     EXECUTE format('ALTER TABLE %s SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000)', rel);

@@ -23,10 +23,15 @@ DECLARE
   low bigint;
 BEGIN
   EXECUTE format('SELECT seq FROM %s WHERE seq > $1 ORDER BY seq DESC LIMIT 1', parent) INTO top USING watermark;
+  -- Only the pending xids that committed have rows to count: each is looked
+  -- for in the primary key's range above its `from` (segments have no xid
+  -- index), and the walk stops at its first row.
   IF pending <> '' THEN
-    EXECUTE format('SELECT min(t.seq) FROM unnest(string_to_array($2, '','')) p(x) JOIN %s t
-                      ON t.xid = split_part(p.x, '':'', 1)::xid8 AND t.seq > split_part(p.x, '':'', 2)::bigint
-                     WHERE t.seq <= $1', parent)
+    EXECUTE format('SELECT min((SELECT t.seq FROM %s t WHERE t.seq > p.f AND t.seq <= $1 AND t.xid = p.x
+                                 ORDER BY t.seq LIMIT 1))
+                      FROM (SELECT split_part(e, '':'', 1)::xid8 AS x, split_part(e, '':'', 2)::bigint AS f
+                              FROM unnest(string_to_array($2, '','')) e) p
+                     WHERE pg_xact_status(p.x) = ''committed''', parent)
       INTO low USING watermark, pending;
   END IF;
   RETURN coalesce(top, watermark) - least(watermark, coalesce(low - 1, watermark));

@@ -72,18 +72,20 @@ END $$;
 DROP FUNCTION IF EXISTS intentlog._intent(int, int, bigint);
 DROP FUNCTION IF EXISTS intentlog.consume(text, text, int, int);
 
--- Hot tables of staged partitions lost their xid index (a late committer's
--- rows are found through the primary key there; see _create_segment).
+-- Segments and hot tables lost their xid index: a late committer's rows are
+-- found through the primary key (see _create_segment). Dropping one locks
+-- its table for a moment.
 DO $$
 DECLARE
   i regclass;
 BEGIN
   FOR i IN
     SELECT x.indexrelid::regclass
-      FROM intentlog.partitions p
-      JOIN pg_index x ON x.indrelid = p.hot_rel
+      FROM (SELECT hot_rel AS rel FROM intentlog.partitions WHERE hot_rel <> durable_rel
+            UNION SELECT rel FROM intentlog.segments) r
+      JOIN pg_index x ON x.indrelid = r.rel
       JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]
-     WHERE p.hot_rel <> p.durable_rel AND x.indnatts = 1 AND a.attname = 'xid'
+     WHERE x.indnatts = 1 AND NOT x.indisprimary AND a.attname = 'xid'
   LOOP
     EXECUTE format('DROP INDEX %s', i);
   END LOOP;

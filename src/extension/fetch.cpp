@@ -208,11 +208,11 @@ constexpr const char* kPromoteColumns =
 // The scan plans of this backend, kept across calls: planning the query over
 // a partition's segments costs several times more than running it for a
 // small batch (0.25 ms against 0.05 ms for 10 rows). Two per (relation,
-// select list), both generic plans: the common case, no pending xids, is one
-// ordered index range over the segments; with pending xids, their rows are
-// found through the segments' xid index (a hot table has none: its primary
-// key range above the lowest `from`) and sorted with the tail. Under load
-// nearly every fetch has pending xids, so this one is not planned per call
+// select list), both generic plans: the common case, no pending xid that
+// finished, is one ordered index range over the segments; with some, their
+// rows are found in the primary key's range from the lowest of their
+// `from`s to the watermark, filtered by xid, and sorted with the tail. Under
+// load nearly every fetch has some, so this one is not planned per call
 // either (a custom plan cost more than the scan). An entry whose relation
 // was dropped and whose OID came back under another name is prepared again.
 struct ScanPlanKey {
@@ -266,11 +266,11 @@ SPIPlanPtr scan_plan(Oid rel, const char* columns, bool pending) {
     }
   }
   // The tail (seq > W, limited so the index scan stops early) and late
-  // committers: rows of pending xids above their own `from` and at or below
-  // W. $5, the lowest `from`, bounds the range a hot table's primary key
-  // walks. The late committers' part has no ORDER BY of its own, so that the
-  // planner takes the xid index rather than walking the seq range in order.
-  // Both parts select only `columns` (the ctid only for the promotion).
+  // committers: rows of finished pending xids above their own `from` and at
+  // or below W. $5, the lowest `from`, bounds the range the primary key
+  // walks; segments have no xid index (every append would fill it, for
+  // lookups that the range serves). Both parts select only `columns` (the
+  // ctid only for the promotion).
   char* sql = pending ? psprintf(
                             "SELECT %s FROM ("
                             " (SELECT %s FROM %s WHERE seq > $1 ORDER BY seq LIMIT $4)"
@@ -338,20 +338,53 @@ void make_durable(const ScanRows& s) {
   if (!XLogRecPtrIsInvalid(upto)) XLogFlush(upto);
 }
 
+// The pending xids of `before` that `snap` shows finished, with their
+// `from`s and the lowest of them (the watermark when none). Only their rows
+// can have become visible: a pending xid still in progress in the snapshot
+// has none to show, so the scan does not look for them, and the seq range it
+// walks for late committers starts at the lowest `from` of those that
+// finished, not of every transaction still open.
+struct Finished {
+  int count;
+  uint64* xids;
+  int64* froms;
+  int64 lowest_from;
+};
+
+bool in_progress(const PlainSnapshot& snap, uint64 xid) {
+  if (xid >= snap.xmax) return true;
+  if (xid < snap.xmin) return false;
+  for (int i = 0; i < snap.nxip; ++i)
+    if (snap.xip[i] == xid) return true;
+  return false;
+}
+
+Finished finished_pending(const PlainCursor& before, const PlainSnapshot& snap) {
+  Finished out{0, static_cast<uint64*>(palloc(sizeof(uint64) * (before.npending + 1))),
+               static_cast<int64*>(palloc(sizeof(int64) * (before.npending + 1))), before.watermark};
+  for (int i = 0; i < before.npending; ++i) {
+    if (in_progress(snap, before.xids[i])) continue;
+    out.xids[out.count] = before.xids[i];
+    out.froms[out.count] = before.froms[i];
+    out.lowest_from = std::min(out.lowest_from, before.froms[i]);
+    ++out.count;
+  }
+  return out;
+}
+
 // Runs one scan of `rel` (a partition parent or a single relation) in one
 // snapshot. `columns` is the select list; seq_col and xid_col are 1-based
 // positions in it. `last_seq` (see advance_cursor), read before this call,
 // lets the cursor move even when no row comes back.
 ScanRows scan_rows(Oid rel, const PlainCursor& before, int max_rows, const char* columns, int seq_col, int xid_col,
                    MemoryContext caller_cxt, int64 last_seq = -1) {
-  SPIPlanPtr plan = scan_plan(rel, columns, before.npending > 0);
   // One snapshot for the rows and for the in-progress xids that become pending.
   Snapshot snap = RegisterSnapshot(GetTransactionSnapshot());
   PlainSnapshot plain = plain_snapshot(snap);
-  int64 lowest_from = before.watermark;
-  for (int i = 0; i < before.npending; ++i) lowest_from = std::min(lowest_from, before.froms[i]);
-  Datum values[5] = {Int64GetDatum(before.watermark), xid8_array(before.xids, before.npending),
-                     int8_array(before.froms, before.npending), Int32GetDatum(max_rows), Int64GetDatum(lowest_from)};
+  Finished late = finished_pending(before, plain);
+  SPIPlanPtr plan = scan_plan(rel, columns, late.count > 0);
+  Datum values[5] = {Int64GetDatum(before.watermark), xid8_array(late.xids, late.count),
+                     int8_array(late.froms, late.count), Int32GetDatum(max_rows), Int64GetDatum(late.lowest_from)};
   int rc = SPI_execute_snapshot(plan, values, nullptr, snap, InvalidSnapshot, true, false, max_rows);
   if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog: fetch failed: %s", SPI_result_code_string(rc));
   UnregisterSnapshot(snap);

@@ -11,6 +11,16 @@ SELECT c.relname, c.relpersistence, i.inhparent::regclass AS parent
   FROM pg_class c LEFT JOIN pg_inherits i ON i.inhrelid = c.oid
  WHERE c.relnamespace = 'intentlog_data'::regnamespace AND c.relkind = 'r'
  ORDER BY c.relname;
+-- Each segment and hot table has one index, its primary key on seq: no xid
+-- index (late committers are found through the primary key).
+SELECT count(*) AS tables, min(n) AS min_indexes, max(n) AS max_indexes, bool_and(pk) AS all_on_seq
+  FROM (SELECT c.oid, count(x.indexrelid) AS n,
+               bool_and(x.indisprimary AND pg_get_indexdef(x.indexrelid) LIKE '%(seq)') AS pk
+          FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid
+          JOIN pg_inherits i2 ON i2.inhrelid = i.inhparent
+          LEFT JOIN pg_index x ON x.indrelid = c.oid
+         WHERE c.relnamespace = 'intentlog_data'::regnamespace AND c.relkind = 'r'
+         GROUP BY c.oid) s;
 -- The partition hash is stable: fixed vectors any client must reproduce.
 SELECT k, intentlog.partition_for(k, 16) AS p16, intentlog.partition_for(k, 4) AS p4
   FROM unnest(ARRAY['', 'a', 'foobar', 'order-1', 'order-2', 'user:42']) AS k;
