@@ -1,6 +1,7 @@
 #include "common/payload_codec.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/stubs/logging.h>
@@ -66,6 +67,33 @@ bool needs_json_check(const pb::Descriptor* root) {
   return false;
 }
 
+// The first google.protobuf message reachable from `root` whose definition
+// differs from the one libprotobuf was built with, or "". The JSON converter
+// renders such names by their real shape: a schema's own google.protobuf.Struct
+// without the map field made it loop forever (test/fuzz/frame_fuzzer).
+std::string redefined_well_known_type(const pb::Descriptor* root) {
+  std::vector<const pb::Descriptor*> todo{root};
+  std::set<const pb::Descriptor*> seen{root};
+  while (!todo.empty()) {
+    const pb::Descriptor* d = todo.back();
+    todo.pop_back();
+    if (d->file()->package() == "google.protobuf") {
+      const pb::Descriptor* real = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(d->full_name());
+      if (real != nullptr && real != d) {
+        pb::DescriptorProto mine, theirs;
+        d->CopyTo(&mine);
+        real->CopyTo(&theirs);
+        if (mine.SerializeAsString() != theirs.SerializeAsString()) return d->full_name();
+      }
+    }
+    for (int i = 0; i < d->field_count(); ++i) {
+      const pb::Descriptor* m = d->field(i)->message_type();
+      if (m != nullptr && seen.insert(m).second) todo.push_back(m);
+    }
+  }
+  return "";
+}
+
 // The first problem, at any depth: a field the schema does not define, or a
 // Timestamp/Duration out of range. Parsing bounds the nesting (recursion
 // limit 100), so plain recursion is safe here.
@@ -112,6 +140,7 @@ bool find_problem(const pb::Message& m, const pb::Descriptor* timestamp, const p
 
 struct PayloadCodec::Impl {
   bool check_json = false;                    // see needs_json_check()
+  std::string redefined;                      // see redefined_well_known_type()
   const pb::Descriptor* timestamp = nullptr;  // in the schema's pool, if it has them
   const pb::Descriptor* duration = nullptr;
   pb::DynamicMessageFactory factory;
@@ -136,6 +165,7 @@ PayloadCodec::PayloadCodec(std::unique_ptr<ProtoSchema> schema) : schema_(std::m
   impl_->resolver.reset(pb::util::NewTypeResolverForDescriptorPool(kTypeUrlPrefix, &schema_->pool()));
   impl_->type_url = std::string(kTypeUrlPrefix) + "/" + schema_->message_name();
   impl_->check_json = needs_json_check(schema_->message());
+  impl_->redefined = redefined_well_known_type(schema_->message());
   for (const char* name : {"google.protobuf.Timestamp", "google.protobuf.Duration"}) {
     const pb::Descriptor* d = schema_->pool().FindMessageTypeByName(name);
     if (d != nullptr && is_seconds_nanos(d)) (d->name() == "Timestamp" ? impl_->timestamp : impl_->duration) = d;
@@ -156,6 +186,10 @@ bool PayloadCodec::validate(std::string_view payload, std::string* error) const 
   // E.g. an Any whose type is unknown: valid wire data, invalid value. Checked
   // so that every validated payload also decodes to JSON.
   if (impl_->check_json) {
+    if (!impl_->redefined.empty()) {
+      *error = "the schema redefines " + impl_->redefined + ", so its payloads cannot be checked";
+      return false;
+    }
     std::string json;
     pb::util::Status s = pb::util::BinaryToJsonString(impl_->resolver.get(), impl_->type_url, std::string(payload),
                                                       &json, pb::util::JsonPrintOptions());
@@ -168,7 +202,12 @@ bool PayloadCodec::validate(std::string_view payload, std::string* error) const 
 }
 
 bool PayloadCodec::to_json(std::string_view payload, std::string* json, std::string* error) const {
-  // The converter is given only well-formed wire data.
+  // The converter is given only well-formed wire data, of well-known types
+  // it knows the shape of.
+  if (!impl_->redefined.empty()) {
+    *error = "cannot convert the payload to JSON: the schema redefines " + impl_->redefined;
+    return false;
+  }
   if (impl_->parse(payload, schema_->message_name(), error) == nullptr) return false;
   pb::util::JsonPrintOptions options;
   pb::util::Status s =

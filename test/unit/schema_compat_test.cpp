@@ -5,6 +5,7 @@
 #include <google/protobuf/any.pb.h>
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/duration.pb.h>
+#include <google/protobuf/struct.pb.h>
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/timestamp.pb.h>
 #include <gtest/gtest.h>
@@ -368,6 +369,43 @@ TEST(PayloadCodec, DurationAndAnyRules) {
   std::string payload = "\x12" + std::string(1, static_cast<char>(any.size())) + any;
   EXPECT_FALSE(c->validate(payload, &error));
   EXPECT_NE(error.find("well-known"), std::string::npos) << error;
+}
+
+// A schema may carry its own google.protobuf.Struct. The real one converts;
+// one of another shape is refused: libprotobuf's converter renders the name
+// by its real shape and looped forever on a Struct without the map field
+// (found by test/fuzz/frame_fuzzer).
+TEST(PayloadCodec, RedefinedWellKnownTypeIsRefused) {
+  auto event_with = [](const pb::FileDescriptorProto& struct_file) {
+    pb::FileDescriptorSet set;
+    *set.add_file() = struct_file;
+    EXPECT_TRUE(pb::TextFormat::ParseFromString(
+        "name: 'e.proto' package: 'shop' syntax: 'proto3' dependency: 'google/protobuf/struct.proto' "
+        "message_type { name: 'Event' " +
+            field("s", 1, "MESSAGE", "OPTIONAL", ".google.protobuf.Struct") + " }",
+        set.add_file()));
+    return codec_of(set.SerializeAsString(), "shop.Event");
+  };
+  pb::FileDescriptorProto real;
+  pb::Struct::descriptor()->file()->CopyTo(&real);
+  auto c = event_with(real);
+  std::string bin, json, error;
+  ASSERT_TRUE(c->from_json(R"({"s":{"a":1}})", &bin, &error)) << error;
+  ASSERT_TRUE(c->to_json(bin, &json, &error)) << error;
+  EXPECT_EQ(json, R"({"s":{"a":1}})");
+
+  pb::FileDescriptorProto fake;
+  ASSERT_TRUE(pb::TextFormat::ParseFromString(
+      "name: 'google/protobuf/struct.proto' package: 'google.protobuf' syntax: 'proto3' "
+      "message_type { name: 'Struct' " +
+          field("fields", 1, "STRING") + " }",
+      &fake));
+  auto f = event_with(fake);
+  std::string payload("\x0a\x03\x0a\x01x", 5);  // s { fields: "x" }
+  EXPECT_FALSE(f->to_json(payload, &json, &error));
+  EXPECT_NE(error.find("redefines google.protobuf.Struct"), std::string::npos) << error;
+  EXPECT_FALSE(f->validate(payload, &error));
+  EXPECT_NE(error.find("redefines google.protobuf.Struct"), std::string::npos) << error;
 }
 
 // Garbage: random bytes and mutations of a real set never crash the parser,
