@@ -1,7 +1,6 @@
 #include "common/payload_codec.h"
 
 #include <google/protobuf/descriptor.h>
-#include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/stubs/logging.h>
@@ -67,6 +66,28 @@ bool needs_json_check(const pb::Descriptor* root) {
   return false;
 }
 
+// Whether two definitions of a message have the same fields: numbers, names,
+// types, cardinality, oneofs, maps and the names of the types they refer to
+// (what the JSON converter reads; not json_name or options, which protoc
+// writes into descriptor sets and libprotobuf's own descriptors do not).
+bool same_shape(const pb::Descriptor* a, const pb::Descriptor* b) {
+  if (a->field_count() != b->field_count()) return false;
+  for (int i = 0; i < a->field_count(); ++i) {
+    const pb::FieldDescriptor* x = a->field(i);
+    const pb::FieldDescriptor* y = b->FindFieldByNumber(x->number());
+    if (y == nullptr || x->name() != y->name() || x->type() != y->type() || x->label() != y->label() ||
+        x->is_map() != y->is_map() || (x->containing_oneof() == nullptr) != (y->containing_oneof() == nullptr))
+      return false;
+    if ((x->message_type() == nullptr) != (y->message_type() == nullptr) ||
+        (x->message_type() != nullptr && x->message_type()->full_name() != y->message_type()->full_name()))
+      return false;
+    if ((x->enum_type() == nullptr) != (y->enum_type() == nullptr) ||
+        (x->enum_type() != nullptr && x->enum_type()->full_name() != y->enum_type()->full_name()))
+      return false;
+  }
+  return true;
+}
+
 // The first google.protobuf message reachable from `root` whose definition
 // differs from the one libprotobuf was built with, or "". The JSON converter
 // renders such names by their real shape: a schema's own google.protobuf.Struct
@@ -79,12 +100,7 @@ std::string redefined_well_known_type(const pb::Descriptor* root) {
     todo.pop_back();
     if (d->file()->package() == "google.protobuf") {
       const pb::Descriptor* real = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(d->full_name());
-      if (real != nullptr && real != d) {
-        pb::DescriptorProto mine, theirs;
-        d->CopyTo(&mine);
-        real->CopyTo(&theirs);
-        if (mine.SerializeAsString() != theirs.SerializeAsString()) return d->full_name();
-      }
+      if (real != nullptr && real != d && !same_shape(d, real)) return d->full_name();
     }
     for (int i = 0; i < d->field_count(); ++i) {
       const pb::Descriptor* m = d->field(i)->message_type();
