@@ -51,19 +51,29 @@ bool checked_by_walk(const pb::Descriptor* d) {
   return kPlain.count(name) > 0;
 }
 
-bool needs_json_check(const pb::Descriptor* root) {
+// The first message type reachable from `root` through message fields (root
+// included) for which `pred` holds, or nullptr. Each type is visited once, so
+// recursive schemas terminate.
+template <typename Pred>
+const pb::Descriptor* first_reachable(const pb::Descriptor* root, Pred pred) {
   std::vector<const pb::Descriptor*> todo{root};
   std::set<const pb::Descriptor*> seen{root};
   while (!todo.empty()) {
     const pb::Descriptor* d = todo.back();
     todo.pop_back();
-    if (d->file()->package() == "google.protobuf" && !checked_by_walk(d)) return true;
+    if (pred(d)) return d;
     for (int i = 0; i < d->field_count(); ++i) {
       const pb::Descriptor* m = d->field(i)->message_type();
       if (m != nullptr && seen.insert(m).second) todo.push_back(m);
     }
   }
-  return false;
+  return nullptr;
+}
+
+bool needs_json_check(const pb::Descriptor* root) {
+  return first_reachable(root, [](const pb::Descriptor* d) {
+           return d->file()->package() == "google.protobuf" && !checked_by_walk(d);
+         }) != nullptr;
 }
 
 // Whether two definitions of a message have the same fields: numbers, names,
@@ -93,21 +103,12 @@ bool same_shape(const pb::Descriptor* a, const pb::Descriptor* b) {
 // renders such names by their real shape: a schema's own google.protobuf.Struct
 // without the map field made it loop forever (test/fuzz/frame_fuzzer).
 std::string redefined_well_known_type(const pb::Descriptor* root) {
-  std::vector<const pb::Descriptor*> todo{root};
-  std::set<const pb::Descriptor*> seen{root};
-  while (!todo.empty()) {
-    const pb::Descriptor* d = todo.back();
-    todo.pop_back();
-    if (d->file()->package() == "google.protobuf") {
-      const pb::Descriptor* real = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(d->full_name());
-      if (real != nullptr && real != d && !same_shape(d, real)) return d->full_name();
-    }
-    for (int i = 0; i < d->field_count(); ++i) {
-      const pb::Descriptor* m = d->field(i)->message_type();
-      if (m != nullptr && seen.insert(m).second) todo.push_back(m);
-    }
-  }
-  return "";
+  const pb::Descriptor* d = first_reachable(root, [](const pb::Descriptor* m) {
+    if (m->file()->package() != "google.protobuf") return false;
+    const pb::Descriptor* real = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(m->full_name());
+    return real != nullptr && real != m && !same_shape(m, real);
+  });
+  return d != nullptr ? d->full_name() : "";
 }
 
 // The first problem, at any depth: a field the schema does not define, or a

@@ -51,10 +51,15 @@ std::optional<CursorState> parse_cursor(std::string_view text) {
   return c;
 }
 
-bool SnapshotView::in_progress(std::uint64_t xid) const {
+bool xid_in_progress(std::uint64_t xmin, std::uint64_t xmax, const std::uint64_t* xip, std::size_t nxip,
+                     std::uint64_t xid) noexcept {
   if (xid >= xmax) return true;
   if (xid < xmin) return false;
-  return std::binary_search(xip.begin(), xip.end(), xid);
+  return std::binary_search(xip, xip + nxip, xid);
+}
+
+bool SnapshotView::in_progress(std::uint64_t xid) const {
+  return xid_in_progress(xmin, xmax, xip.data(), xip.size(), xid);
 }
 
 CursorState advance_cursor(const CursorState& before, const SnapshotView& snap, const std::vector<FetchedRow>& rows,

@@ -12,6 +12,7 @@
 // ordered by seq, at most `max` of them, all visible in one snapshot.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -53,6 +54,12 @@ struct SnapshotView {
   std::vector<std::uint64_t> own_xids;
   bool in_progress(std::uint64_t xid) const;
 };
+
+// Whether `xid` is in progress in a snapshot of xmin, xmax and its nxip
+// top-level xids (sorted): SnapshotView::in_progress, for callers that hold
+// the snapshot in plain arrays (the extension, between PostgreSQL calls).
+bool xid_in_progress(std::uint64_t xmin, std::uint64_t xmax, const std::uint64_t* xip, std::size_t nxip,
+                     std::uint64_t xid) noexcept;
 
 struct FetchedRow {
   std::int64_t seq = 0;

@@ -87,6 +87,7 @@ PlainSnapshot plain_snapshot(Snapshot snap) {
     if (TransactionIdIsCurrentTransactionId(static_cast<TransactionId>(x))) s.own[s.nown++] = x;
   s.xip = static_cast<uint64*>(palloc(sizeof(uint64) * (s.nxip + 1)));
   for (int i = 0; i < s.nxip; ++i) s.xip[i] = widen_xid(snap->xip[i], next);
+  std::sort(s.xip, s.xip + s.nxip);
   return s;
 }
 
@@ -163,8 +164,7 @@ intentlog::SnapshotView view_of(const PlainSnapshot& snap) {
   view.xmax = snap.xmax;
   view.next_xid = snap.next_xid;
   view.own_xids.assign(snap.own, snap.own + snap.nown);
-  view.xip.assign(snap.xip, snap.xip + snap.nxip);
-  std::sort(view.xip.begin(), view.xip.end());
+  view.xip.assign(snap.xip, snap.xip + snap.nxip);  // sorted by plain_snapshot
   return view;
 }
 
@@ -351,19 +351,11 @@ struct Finished {
   int64 lowest_from;
 };
 
-bool in_progress(const PlainSnapshot& snap, uint64 xid) {
-  if (xid >= snap.xmax) return true;
-  if (xid < snap.xmin) return false;
-  for (int i = 0; i < snap.nxip; ++i)
-    if (snap.xip[i] == xid) return true;
-  return false;
-}
-
 Finished finished_pending(const PlainCursor& before, const PlainSnapshot& snap) {
   Finished out{0, static_cast<uint64*>(palloc(sizeof(uint64) * (before.npending + 1))),
                static_cast<int64*>(palloc(sizeof(int64) * (before.npending + 1))), before.watermark};
   for (int i = 0; i < before.npending; ++i) {
-    if (in_progress(snap, before.xids[i])) continue;
+    if (intentlog::xid_in_progress(snap.xmin, snap.xmax, snap.xip, snap.nxip, before.xids[i])) continue;
     out.xids[out.count] = before.xids[i];
     out.froms[out.count] = before.froms[i];
     out.lowest_from = std::min(out.lowest_from, before.froms[i]);
