@@ -99,16 +99,15 @@ bool same_shape(const pb::Descriptor* a, const pb::Descriptor* b) {
 }
 
 // The first google.protobuf message reachable from `root` whose definition
-// differs from the one libprotobuf was built with, or "". The JSON converter
-// renders such names by their real shape: a schema's own google.protobuf.Struct
-// without the map field made it loop forever (test/fuzz/frame_fuzzer).
-std::string redefined_well_known_type(const pb::Descriptor* root) {
-  const pb::Descriptor* d = first_reachable(root, [](const pb::Descriptor* m) {
+// differs from the one libprotobuf was built with (see the header). A
+// schema's own google.protobuf.Struct without the map field made the JSON
+// converter loop forever (test/fuzz/frame_fuzzer).
+const pb::Descriptor* first_redefined(const pb::Descriptor* root) {
+  return first_reachable(root, [](const pb::Descriptor* m) {
     if (m->file()->package() != "google.protobuf") return false;
     const pb::Descriptor* real = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(m->full_name());
     return real != nullptr && real != m && !same_shape(m, real);
   });
-  return d != nullptr ? d->full_name() : "";
 }
 
 // The first problem, at any depth: a field the schema does not define, or a
@@ -155,9 +154,14 @@ bool find_problem(const pb::Message& m, const pb::Descriptor* timestamp, const p
 
 }  // namespace
 
+std::string redefined_well_known_type(const ProtoSchema& schema) {
+  const pb::Descriptor* d = first_redefined(schema.message());
+  return d != nullptr ? d->full_name() : "";
+}
+
 struct PayloadCodec::Impl {
   bool check_json = false;                    // see needs_json_check()
-  std::string redefined;                      // see redefined_well_known_type()
+  std::string redefined;                      // see redefined_well_known_type() in the header
   const pb::Descriptor* timestamp = nullptr;  // in the schema's pool, if it has them
   const pb::Descriptor* duration = nullptr;
   pb::DynamicMessageFactory factory;
@@ -182,7 +186,7 @@ PayloadCodec::PayloadCodec(std::unique_ptr<ProtoSchema> schema) : schema_(std::m
   impl_->resolver.reset(pb::util::NewTypeResolverForDescriptorPool(kTypeUrlPrefix, &schema_->pool()));
   impl_->type_url = std::string(kTypeUrlPrefix) + "/" + schema_->message_name();
   impl_->check_json = needs_json_check(schema_->message());
-  impl_->redefined = redefined_well_known_type(schema_->message());
+  impl_->redefined = redefined_well_known_type(*schema_);
   for (const char* name : {"google.protobuf.Timestamp", "google.protobuf.Duration"}) {
     const pb::Descriptor* d = schema_->pool().FindMessageTypeByName(name);
     if (d != nullptr && is_seconds_nanos(d)) (d->name() == "Timestamp" ? impl_->timestamp : impl_->duration) = d;

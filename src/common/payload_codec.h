@@ -40,6 +40,12 @@ class PayloadCodec {
   std::unique_ptr<Impl> impl_;
 };
 
+// The first google.protobuf message the schema's payload message reaches
+// whose fields differ from the well-known type libprotobuf was built with,
+// or "". Such a schema cannot be validated or rendered as JSON (libprotobuf's
+// converter reads those names by their real shape): registration refuses it.
+std::string redefined_well_known_type(const ProtoSchema& schema);
+
 // Stops libprotobuf from writing its own log lines (e.g. about invalid UTF-8
 // while parsing) to stderr; every failure is reported through the APIs above.
 // Process-wide: call it from the server, not from the worker.

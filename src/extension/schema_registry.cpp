@@ -156,7 +156,8 @@ using namespace intentlog::pg;
 
 // _check_schema(domain, prev_version, prev_set, prev_message, new_set,
 // new_message, compatibility) -> the message's full name. Raises unless the
-// new set parses, holds the message, and keeps `compatibility` with the
+// new set parses, holds the message, redefines no well-known type (see
+// redefined_well_known_type) and keeps `compatibility` with the
 // previous version (if any).
 INTENTLOG_FUNCTION(intentlog_check_schema) {
   if (PG_ARGISNULL(0)) null_argument("domain");
@@ -173,7 +174,7 @@ INTENTLOG_FUNCTION(intentlog_check_schema) {
   const char* mode_name = text_to_cstring(PG_GETARG_TEXT_PP(6));
 
   quiet_protobuf();
-  enum class Failure { kNone, kMode, kNewSet, kPrevSet, kIncompatible } failure = Failure::kNone;
+  enum class Failure { kNone, kMode, kNewSet, kRedefined, kPrevSet, kIncompatible } failure = Failure::kNone;
   char* message_name = nullptr;
   char* error = nullptr;   // first problem or parse error
   char* detail = nullptr;  // every problem, one per line
@@ -192,6 +193,12 @@ INTENTLOG_FUNCTION(intentlog_check_schema) {
       return;
     }
     message_name = copy_out(cxt, next->message_name());
+    std::string redefined = intentlog::redefined_well_known_type(*next);
+    if (!redefined.empty()) {
+      failure = Failure::kRedefined;
+      error = copy_out(cxt, redefined);
+      return;
+    }
     if (!has_prev || mode == intentlog::Compatibility::kNone) return;
     auto prev = intentlog::ProtoSchema::parse(bytes_of(prev_set), prev_message, &e);
     if (prev == nullptr) {
@@ -220,6 +227,15 @@ INTENTLOG_FUNCTION(intentlog_check_schema) {
                       errmsg("invalid schema for intentlog domain \"%s\": %s", domain, error),
                       errhint("Pass the bytes of protoc --include_imports --descriptor_set_out=FILE and the full "
                               "name of the payload message.")));
+      break;
+    case Failure::kRedefined:
+      ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                      errmsg("invalid schema for intentlog domain \"%s\": %s reaches a definition of %s whose "
+                             "fields differ from the well-known type",
+                             domain, message_name, error),
+                      errdetail("Payloads of such a schema can be neither validated nor rendered as JSON."),
+                      errhint("Compile with protoc's own google/protobuf/*.proto (its include directory) instead "
+                              "of a copy.")));
       break;
     case Failure::kPrevSet:
       ereport(ERROR, (errcode(ERRCODE_DATA_CORRUPTED),

@@ -19,6 +19,7 @@ END $$;
 \set bad_item_repeated `test/fixtures/schemas/set.sh bad_item_repeated`
 \set bad_reuse_tags `test/fixtures/schemas/set.sh bad_reuse_tags`
 \set bad_rename `test/fixtures/schemas/set.sh bad_rename`
+\set bad_fake_struct `test/fixtures/schemas/set.sh bad_fake_struct`
 \set p2_v1 `test/fixtures/schemas/set.sh p2_v1`
 \set p2_add_required `test/fixtures/schemas/set.sh p2_add_required`
 
@@ -47,6 +48,12 @@ SELECT intentlog.register_schema('shop', decode(:'bad_amount_string', 'base64'),
 SELECT intentlog.register_schema('shop', decode(:'bad_item_repeated', 'base64'), 'shop.v1.Order', 'full');
 SELECT intentlog.register_schema('shop', decode(:'bad_reuse_tags', 'base64'), 'shop.v1.Order');
 SELECT intentlog.register_schema('shop', decode(:'bad_rename', 'base64'), 'shop.v1.Purchase');
+-- A schema with its own copy of a well-known type, fields changed, is refused
+-- in every mode, none included (22023): its payloads could be neither
+-- validated nor rendered as JSON.
+SELECT intentlog.register_schema('shop', decode(:'bad_fake_struct', 'base64'), 'shop.v1.Order', 'none');
+SELECT pg_temp.sqlstate_of(format('SELECT intentlog.register_schema(%L, %L::bytea, %L)', 'shop',
+                                  decode(:'bad_fake_struct', 'base64'), 'shop.v1.Order')) AS fake_struct;
 -- Every breaking step, per mode: refused unless the mode is none (SQLSTATE 42P17).
 SELECT step, mode,
        pg_temp.sqlstate_of(format('SELECT intentlog.register_schema(%L, %L::bytea, %L, %L)', 'shop',
