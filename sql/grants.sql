@@ -15,7 +15,7 @@ GRANT SELECT ON intentlog.domains, intentlog.partitions, intentlog.segments, int
 -- The append path reads the domain settings and append targets (cached per backend).
 GRANT SELECT ON intentlog.domains, intentlog.partitions TO intentlog_writer;
 GRANT SELECT ON intentlog.lag, intentlog.storage TO intentlog_admin, intentlog_consumer;
-GRANT SELECT ON intentlog.lease_members, intentlog.leases, intentlog.gap_notices TO intentlog_admin, intentlog_consumer;
+GRANT SELECT ON intentlog.lease_members, intentlog.lease_holds, intentlog.leases, intentlog.gap_notices TO intentlog_admin, intentlog_consumer;
 -- Descriptor sets are not secret: the append path reads them to validate, the
 -- worker ships them to consumers.
 GRANT SELECT ON intentlog.schemas TO intentlog_admin, intentlog_consumer, intentlog_writer;

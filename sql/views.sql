@@ -1,5 +1,14 @@
 -- Operational views a DBA reads with psql.
 
+CREATE OR REPLACE VIEW intentlog.leases AS
+SELECT h.group_name, h.domain_id, h.partition, h.worker_id, h.acquired_at,
+       greatest(h.expires_at, m.expires_at) AS expires_at
+  FROM intentlog.lease_holds h
+  LEFT JOIN intentlog.lease_members m
+    ON m.group_name = h.group_name AND m.domain_id = h.domain_id AND m.worker_id = h.worker_id;
+COMMENT ON VIEW intentlog.leases IS
+  'Which worker drains a partition for a consumer group, until expires_at: the later of the holder''s membership expiry and the end of the ttl the lease was taken with. An expired lease is free for any worker to take.';
+
 CREATE OR REPLACE VIEW intentlog.lag AS
 SELECT c.group_name,
        d.name AS domain,

@@ -51,20 +51,20 @@ BEGIN
   END IF;
   PERFORM intentlog._lease_lock(g, ds);
 
+  -- Renewing the membership renews every lease held under it: one row per
+  -- (group, domain), however many partitions (intentlog.leases).
   INSERT INTO intentlog.lease_members AS m (group_name, domain_id, worker_id, expires_at)
   SELECT g, d, w, now() + ttl FROM unnest(ds) AS d
   ON CONFLICT ON CONSTRAINT lease_members_pkey DO UPDATE SET expires_at = excluded.expires_at;
   DELETE FROM intentlog.lease_members m
    WHERE m.group_name = g AND m.domain_id = ANY (ds) AND m.expires_at < now();
 
-  -- Renews what it holds, and finds the domains where that is not an even
-  -- share among the live members: usually none.
-  WITH renewed AS (
-    UPDATE intentlog.leases l SET expires_at = now() + ttl
-     WHERE l.group_name = g AND l.domain_id = ANY (ds) AND l.worker_id = w
-    RETURNING l.domain_id
-  ), held AS (
-    SELECT r.domain_id, count(*)::int AS n FROM renewed r GROUP BY 1
+  -- Finds the domains where what it holds is not an even share among the
+  -- live members: usually none.
+  WITH held AS (
+    SELECT h.domain_id, count(*)::int AS n FROM intentlog.lease_holds h
+     WHERE h.group_name = g AND h.domain_id = ANY (ds) AND h.worker_id = w
+     GROUP BY 1
   ), share AS (
     SELECT dm.domain_id, (dm.partitions + count(*)::int - 1) / count(*)::int AS n
       FROM intentlog.lease_members m JOIN intentlog.domains dm ON dm.domain_id = m.domain_id
@@ -78,36 +78,40 @@ BEGIN
   IF todo IS NOT NULL THEN
     -- Above the fair share: hand the highest partitions back so that a
     -- worker that joined can take them.
-    DELETE FROM intentlog.leases l
+    DELETE FROM intentlog.lease_holds l
      USING (SELECT o.domain_id, o.partition, c.n,
                    row_number() OVER (PARTITION BY o.domain_id ORDER BY o.partition DESC) AS rank
               FROM unnest(todo, wanted) AS c(d, n)
-              JOIN intentlog.leases o ON o.group_name = g AND o.domain_id = c.d AND o.worker_id = w
+              JOIN intentlog.lease_holds o ON o.group_name = g AND o.domain_id = c.d AND o.worker_id = w
              WHERE c.n < 0) AS x
      WHERE l.group_name = g AND l.domain_id = x.domain_id AND l.partition = x.partition AND x.rank <= -x.n;
-    -- Below it: take free or expired partitions, lowest first.
-    INSERT INTO intentlog.leases AS l (group_name, domain_id, partition, worker_id, expires_at)
+    -- Below it: take free or expired partitions, lowest first. A lease is
+    -- live while its holder is a live member, or until its own expires_at.
+    INSERT INTO intentlog.lease_holds AS l (group_name, domain_id, partition, worker_id, expires_at)
     SELECT g, f.d, f.p, w, now() + ttl
       FROM (SELECT c.d, p, c.n, row_number() OVER (PARTITION BY c.d ORDER BY p) AS rank
               FROM unnest(todo, wanted) AS c(d, n)
               JOIN intentlog.domains dm ON dm.domain_id = c.d
               CROSS JOIN generate_series(0, dm.partitions - 1) AS p
              WHERE c.n > 0
-               AND NOT EXISTS (SELECT 1 FROM intentlog.leases o
+               AND NOT EXISTS (SELECT 1 FROM intentlog.lease_holds o
                                 WHERE o.group_name = g AND o.domain_id = c.d AND o.partition = p
-                                  AND o.expires_at >= now())) AS f
+                                  AND (o.expires_at >= now()
+                                       OR EXISTS (SELECT 1 FROM intentlog.lease_members m
+                                                   WHERE m.group_name = g AND m.domain_id = c.d
+                                                     AND m.worker_id = o.worker_id AND m.expires_at >= now())))) AS f
      WHERE f.rank <= f.n
-    ON CONFLICT ON CONSTRAINT leases_pkey DO UPDATE
+    ON CONFLICT ON CONSTRAINT lease_holds_pkey DO UPDATE
       SET worker_id = excluded.worker_id, acquired_at = now(), expires_at = excluded.expires_at;
   END IF;
 
   RETURN QUERY SELECT dm.name::text, l.partition
-    FROM intentlog.leases l JOIN intentlog.domains dm ON dm.domain_id = l.domain_id
+    FROM intentlog.lease_holds l JOIN intentlog.domains dm ON dm.domain_id = l.domain_id
    WHERE l.group_name = g AND l.domain_id = ANY (ds) AND l.worker_id = w
    ORDER BY 1, 2;
 END $$;
 COMMENT ON FUNCTION intentlog.lease_acquire_all(text, text, text[], interval) IS
-  'Called periodically (well within ttl) by a worker serving consumer group group_name on several domains: for each of them, in one call, renews its membership and its leases, takes free or expired partitions up to an even share among the live workers, hands back partitions above that share; returns the (domain, partition) pairs it now holds. Does for every domain what intentlog.lease_acquire does for one.';
+  'Called periodically (well within ttl) by a worker serving consumer group group_name on several domains: for each of them, in one call, renews its membership (which renews every lease it holds there: one row per domain, not per partition), takes free or expired partitions up to an even share among the live workers, hands back partitions above that share; returns the (domain, partition) pairs it now holds. Does for every domain what intentlog.lease_acquire does for one.';
 
 CREATE OR REPLACE FUNCTION intentlog.lease_acquire(worker_id text, group_name text, domain text,
                                         ttl interval DEFAULT '10 seconds')
@@ -130,10 +134,19 @@ BEGIN
   PERFORM intentlog._lease_lock(group_name, d);
   UPDATE intentlog.lease_members m SET expires_at = now() + ttl
    WHERE m.group_name = lease_renew.group_name AND m.domain_id = d AND m.worker_id = lease_renew.worker_id;
-  RETURN QUERY
-    UPDATE intentlog.leases l SET expires_at = now() + ttl
-     WHERE l.group_name = lease_renew.group_name AND l.domain_id = d AND l.worker_id = lease_renew.worker_id
-    RETURNING l.partition;
+  IF FOUND THEN
+    -- The membership carries the leases held under it.
+    RETURN QUERY
+      SELECT l.partition FROM intentlog.lease_holds l
+       WHERE l.group_name = lease_renew.group_name AND l.domain_id = d AND l.worker_id = lease_renew.worker_id;
+  ELSE
+    -- No membership (it expired and another worker removed it): renew the
+    -- leases one by one, those no one has taken over.
+    RETURN QUERY
+      UPDATE intentlog.lease_holds l SET expires_at = now() + ttl
+       WHERE l.group_name = lease_renew.group_name AND l.domain_id = d AND l.worker_id = lease_renew.worker_id
+      RETURNING l.partition;
+  END IF;
 END $$;
 COMMENT ON FUNCTION intentlog.lease_renew(text, text, text, interval) IS
   'Extends a worker''s leases on (group_name, domain) without rebalancing; returns the partitions it still holds (a lease that expired and was taken over is not among them).';
@@ -147,7 +160,7 @@ DECLARE
 BEGIN
   d := intentlog._domain_id(domain);
   PERFORM intentlog._lease_lock(group_name, d);
-  DELETE FROM intentlog.leases l
+  DELETE FROM intentlog.lease_holds l
    WHERE l.group_name = lease_release.group_name AND l.domain_id = d AND l.worker_id = lease_release.worker_id
      AND (lease_release.partitions IS NULL OR l.partition = ANY (lease_release.partitions));
   GET DIAGNOSTICS n = ROW_COUNT;

@@ -20,7 +20,7 @@ CREATE TABLE intentlog.lease_members (
 COMMENT ON TABLE intentlog.lease_members IS
   'Workers currently serving a consumer group on a domain; the partitions are split evenly among the live (unexpired) ones.';
 
-CREATE TABLE intentlog.leases (
+CREATE TABLE intentlog.lease_holds (
   group_name  intentlog.group_name NOT NULL,
   domain_id   int NOT NULL REFERENCES intentlog.domains ON DELETE CASCADE,
   partition   int NOT NULL,
@@ -29,8 +29,8 @@ CREATE TABLE intentlog.leases (
   expires_at  timestamptz NOT NULL,
   PRIMARY KEY (group_name, domain_id, partition)
 );
-COMMENT ON TABLE intentlog.leases IS
-  'Which worker drains a partition for a consumer group, until expires_at. An expired lease is free for any worker to take.';
+COMMENT ON TABLE intentlog.lease_holds IS
+  'Which worker drains a partition for a consumer group. The lease lasts as long as the holder''s membership of the group on the domain (intentlog.lease_members), renewed once per (group, domain) instead of once per partition, or at least until expires_at, the end of the ttl it was taken with. Read intentlog.leases for when each lease expires.';
 
 CREATE TABLE intentlog.gap_notices (
   group_name  intentlog.group_name NOT NULL,

@@ -51,6 +51,19 @@ BEGIN
   END LOOP;
 END $$;
 
+-- Leases are renewed per (group, domain) membership, not per partition
+-- (structure/50_worker.sql): the table becomes lease_holds, and
+-- intentlog.leases a view (views.sql) with each lease's effective expiry.
+DO $$ BEGIN
+  IF (SELECT c.relkind FROM pg_class c WHERE c.oid = to_regclass('intentlog.leases')) = 'r' THEN
+    ALTER TABLE intentlog.leases RENAME TO lease_holds;
+    ALTER TABLE intentlog.lease_holds RENAME CONSTRAINT leases_pkey TO lease_holds_pkey;
+    ALTER TABLE intentlog.lease_holds RENAME CONSTRAINT leases_domain_id_fkey TO lease_holds_domain_id_fkey;
+    COMMENT ON TABLE intentlog.lease_holds IS
+      'Which worker drains a partition for a consumer group. The lease lasts as long as the holder''s membership of the group on the domain (intentlog.lease_members), renewed once per (group, domain) instead of once per partition, or at least until expires_at, the end of the ttl it was taken with. Read intentlog.leases for when each lease expires.';
+  END IF;
+END $$;
+
 -- The intent row as one composite type (structure/30_append_read.sql).
 -- intentlog._intent returned OUT parameters; now it returns the type.
 -- intentlog.consume returned a TABLE of the same columns; now SETOF the type.

@@ -15,7 +15,7 @@ $$;
 -- Ages a worker's leases and membership of a group past their expiry, as if
 -- it stopped renewing (killed, or cut off from the database).
 CREATE FUNCTION pg_temp.stop_renewing(grp text, worker text) RETURNS void LANGUAGE sql AS $$
-  UPDATE intentlog.leases SET expires_at = now() - interval '1 second' WHERE group_name = grp AND worker_id = worker;
+  UPDATE intentlog.lease_holds SET expires_at = now() - interval '1 second' WHERE group_name = grp AND worker_id = worker;
   UPDATE intentlog.lease_members SET expires_at = now() - interval '1 second'
    WHERE group_name = grp AND worker_id = worker;
 $$;
