@@ -2,6 +2,8 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/unknown_field_set.h>
@@ -10,6 +12,7 @@
 #include <google/protobuf/util/type_resolver_util.h>
 
 #include <limits>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -152,6 +155,58 @@ bool find_problem(const pb::Message& m, const pb::Descriptor* timestamp, const p
   return false;
 }
 
+// The key of a map entry, as text (map keys are integers, bools or strings).
+std::string map_key(const pb::Message& entry) {
+  const pb::FieldDescriptor* k = entry.GetDescriptor()->map_key();
+  const pb::Reflection* r = entry.GetReflection();
+  switch (k->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+      return std::to_string(r->GetInt32(entry, k));
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+      return std::to_string(r->GetInt64(entry, k));
+    case pb::FieldDescriptor::CPPTYPE_UINT32:
+      return std::to_string(r->GetUInt32(entry, k));
+    case pb::FieldDescriptor::CPPTYPE_UINT64:
+      return std::to_string(r->GetUInt64(entry, k));
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
+      return r->GetBool(entry, k) ? "true" : "false";
+    default:
+      return r->GetString(entry, k);
+  }
+}
+
+// Keeps, in every map of `m` at any depth, only the last entry of each key,
+// as parsing into a map does: the wire format allows a key twice, and the
+// JSON converter would print it twice. Parsing bounds the nesting.
+void drop_repeated_map_keys(pb::Message* m) {
+  const pb::Reflection* r = m->GetReflection();
+  std::vector<const pb::FieldDescriptor*> fields;
+  r->ListFields(*m, &fields);
+  for (const pb::FieldDescriptor* f : fields) {
+    if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (!f->is_repeated()) {
+      drop_repeated_map_keys(r->MutableMessage(m, f));
+      continue;
+    }
+    int n = r->FieldSize(*m, f);
+    if (f->is_map()) {
+      std::map<std::string, int> last;
+      for (int i = 0; i < n; ++i) last[map_key(r->GetRepeatedMessage(*m, f, i))] = i;
+      if (static_cast<int>(last.size()) < n) {
+        int kept = 0;
+        for (int i = 0; i < n; ++i) {
+          if (last[map_key(r->GetRepeatedMessage(*m, f, i))] != i) continue;
+          // A dropped entry goes to i: the entries past i are still their own.
+          if (i != kept) r->SwapElements(m, f, i, kept);
+          ++kept;
+        }
+        for (; n > kept; --n) r->RemoveLast(m, f);
+      }
+    }
+    for (int i = 0; i < n; ++i) drop_repeated_map_keys(r->MutableRepeatedMessage(m, f, i));
+  }
+}
+
 }  // namespace
 
 std::string redefined_well_known_type(const ProtoSchema& schema) {
@@ -229,10 +284,27 @@ bool PayloadCodec::to_json(std::string_view payload, std::string* json, std::str
     *error = "cannot convert the payload to JSON: the schema redefines " + impl_->redefined;
     return false;
   }
-  if (impl_->parse(payload, schema_->message_name(), error) == nullptr) return false;
+  std::unique_ptr<pb::Message> m = impl_->parse(payload, schema_->message_name(), error);
+  if (m == nullptr) return false;
+  // Converted from the parsed message, not from the bytes: the wire format
+  // lets a map hold a key twice (the last entry wins) and a singular field
+  // appear twice, which the converter would print as a JSON object with a
+  // repeated name that no JSON parser takes back (test/fuzz/frame_fuzzer).
+  // Deterministic: map entries in key order.
+  drop_repeated_map_keys(m.get());
+  std::string canonical;
+  {
+    pb::io::StringOutputStream out(&canonical);
+    pb::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    if (!m->SerializePartialToCodedStream(&coded)) {
+      *error = "cannot convert the payload to JSON: it does not serialize again";
+      return false;
+    }
+  }
   pb::util::JsonPrintOptions options;
-  pb::util::Status s =
-      pb::util::BinaryToJsonString(impl_->resolver.get(), impl_->type_url, std::string(payload), json, options);
+  json->clear();  // the converter appends
+  pb::util::Status s = pb::util::BinaryToJsonString(impl_->resolver.get(), impl_->type_url, canonical, json, options);
   if (!s.ok()) {
     *error = "cannot convert the payload to JSON: " + std::string(s.message());
     return false;

@@ -400,6 +400,22 @@ TEST(PayloadCodec, RedefinedWellKnownTypeIsRefused) {
       "message_type { name: 'Struct' " +
           field("fields", 1, "STRING") + " }",
       &fake));
+  // A map key twice on the wire: the last entry wins, as when parsing into
+  // a map, and the JSON names it once (test/fuzz/frame_fuzzer found it).
+  const std::string twice(
+      "\x0a\x1a"  // s: Struct, 26 bytes
+      "\x0a\x0e\x0a\x01"
+      "a"
+      "\x12\x09\x11\x00\x00\x00\x00\x00\x00\xf0\x3f"  // fields { "a": 1.0 }
+      "\x0a\x08\x0a\x01"
+      "a"
+      "\x12\x03\x1a\x01"
+      "x",  // fields { "a": "x" }
+      28);
+  ASSERT_TRUE(c->to_json(twice, &json, &error)) << error;
+  EXPECT_EQ(json, R"({"s":{"a":"x"}})");
+  ASSERT_TRUE(c->from_json(json, &bin, &error)) << error;
+
   auto f = event_with(fake);
   std::string payload("\x0a\x03\x0a\x01x", 5);  // s { fields: "x" }
   EXPECT_FALSE(f->to_json(payload, &json, &error));
