@@ -54,11 +54,17 @@ def stamp(raw):
     out = open(raw, "w", buffering=1)
     fd = sys.stdin.fileno()
     rest = b""
+    # One buffer for every read: os.read(fd, 1 MiB) maps and unmaps a fresh
+    # megabyte per call (mmap, mremap, munmap), which cost the stamper about
+    # a quarter of a core at 80,000 events/s, taken from what it measures.
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
     while True:
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
+        n = os.readv(fd, [buf])
+        if n == 0:
             break
         now = int(time.time() * 1e6)
+        chunk = bytes(view[:n])
         data = rest + chunk
         cut = data.rfind(b"\n") + 1
         rest = data[cut:]
