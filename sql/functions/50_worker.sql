@@ -85,8 +85,8 @@ BEGIN
               JOIN intentlog.lease_holds o ON o.group_name = g AND o.domain_id = c.d AND o.worker_id = w
              WHERE c.n < 0) AS x
      WHERE l.group_name = g AND l.domain_id = x.domain_id AND l.partition = x.partition AND x.rank <= -x.n;
-    -- Below it: take free or expired partitions, lowest first. A lease is
-    -- live while its holder is a live member, or until its own expires_at.
+    -- Below it: take free or expired partitions, lowest first (the view
+    -- intentlog.leases says when a lease expires).
     INSERT INTO intentlog.lease_holds AS l (group_name, domain_id, partition, worker_id, expires_at)
     SELECT g, f.d, f.p, w, now() + ttl
       FROM (SELECT c.d, p, c.n, row_number() OVER (PARTITION BY c.d ORDER BY p) AS rank
@@ -94,12 +94,9 @@ BEGIN
               JOIN intentlog.domains dm ON dm.domain_id = c.d
               CROSS JOIN generate_series(0, dm.partitions - 1) AS p
              WHERE c.n > 0
-               AND NOT EXISTS (SELECT 1 FROM intentlog.lease_holds o
+               AND NOT EXISTS (SELECT 1 FROM intentlog.leases o
                                 WHERE o.group_name = g AND o.domain_id = c.d AND o.partition = p
-                                  AND (o.expires_at >= now()
-                                       OR EXISTS (SELECT 1 FROM intentlog.lease_members m
-                                                   WHERE m.group_name = g AND m.domain_id = c.d
-                                                     AND m.worker_id = o.worker_id AND m.expires_at >= now())))) AS f
+                                  AND o.expires_at >= now())) AS f
      WHERE f.rank <= f.n
     ON CONFLICT ON CONSTRAINT lease_holds_pkey DO UPDATE
       SET worker_id = excluded.worker_id, acquired_at = now(), expires_at = excluded.expires_at;
