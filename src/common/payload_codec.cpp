@@ -190,12 +190,13 @@ void drop_repeated_map_keys(pb::Message* m) {
     }
     int n = r->FieldSize(*m, f);
     if (f->is_map()) {
+      std::vector<std::string> keys;
       std::map<std::string, int> last;
-      for (int i = 0; i < n; ++i) last[map_key(r->GetRepeatedMessage(*m, f, i))] = i;
+      for (int i = 0; i < n; ++i) last[keys.emplace_back(map_key(r->GetRepeatedMessage(*m, f, i)))] = i;
       if (static_cast<int>(last.size()) < n) {
         int kept = 0;
         for (int i = 0; i < n; ++i) {
-          if (last[map_key(r->GetRepeatedMessage(*m, f, i))] != i) continue;
+          if (last[keys[i]] != i) continue;
           // A dropped entry goes to i: the entries past i are still their own.
           if (i != kept) r->SwapElements(m, f, i, kept);
           ++kept;
