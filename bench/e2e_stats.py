@@ -64,8 +64,7 @@ def stamp(raw):
         if n == 0:
             break
         now = int(time.time() * 1e6)
-        chunk = bytes(view[:n])
-        data = rest + chunk
+        data = rest + view[:n]
         cut = data.rfind(b"\n") + 1
         rest = data[cut:]
         data = data[:cut]
