@@ -49,12 +49,31 @@ wait_lines "$SCRATCH/slow.jsonl" 200 20 || fail "the slow consumer got only $(wc
 kill -9 "$SLOW"
 echo "slow consumer killed (-9) after printing $(wc -l <"$SCRATCH/slow.jsonl") events"
 
+# A trickle of single intents keeps committing until the connections below
+# have vanished, so each of them is assigned partitions that have events to
+# send (once the main load is delivered, a connection would otherwise wait
+# out its 3 s for a Batch that never comes).
+q -c "CREATE TABLE trickle_stop ()"
+q -c "DO \$\$ DECLARE i int := 0; BEGIN
+        WHILE i < 3000 AND NOT EXISTS (SELECT FROM trickle_stop) LOOP
+          i := i + 1;
+          PERFORM intentlog.intent_append('jobs', 'job-' || (i % 200), 'tick', convert_to(i::text, 'UTF8'));
+          COMMIT;
+          PERFORM pg_sleep(0.01);
+        END LOOP;
+      END \$\$" &
+TRICKLE=$!
+PIDS+=("$TRICKLE")
 $PY "$LIB_DIR/stall_client.py" vanish "$(sock w1)" work jobs 30 | sed 's/^/  /'
+q -c "INSERT INTO trickle_stop DEFAULT VALUES"
 wait "$PRODUCER" || fail "producer failed"
+wait "$TRICKLE" || fail "trickle producer failed"
 
 expected_intents jobs "$SCRATCH/expected"
 total=$(wc -l <"$SCRATCH/expected")
-[ "$total" = 3000 ] || fail "expected 3000 committed intents, the log has $total"
+main_load=$(q -c "SELECT count(*) FROM intentlog_data.jobs WHERE op <> 'tick'")
+[ "$main_load" = 3000 ] || fail "expected 3000 committed intents of the main load, the log has $main_load"
+echo "the log has $total intents: 3000 of the main load, $((total - 3000)) of the trickle"
 files=("$SCRATCH/noack.jsonl" "$SCRATCH/slow.jsonl" "$SCRATCH/steady.jsonl")
 for _ in $(seq 300); do
   check --expected "$SCRATCH/expected" "${files[@]}" >/dev/null 2>&1 && break
@@ -88,6 +107,6 @@ echo "group audit:"
 check --expected "$SCRATCH/expected" --strict "$SCRATCH/audit.jsonl" || fail "group audit was disturbed"
 kill -0 "$AUDIT" 2>/dev/null && kill -0 "$STEADY" 2>/dev/null || fail "a consumer that behaved lost its connection"
 kill -0 "$WORKER_PID" 2>/dev/null || fail "the worker died"
-timeout 15 "$TAIL_BIN" --connect "$(sock w1)" --group late --domain jobs --from earliest --limit 3000 \
+timeout 15 "$TAIL_BIN" --connect "$(sock w1)" --group late --domain jobs --from earliest --limit "$total" \
   >"$SCRATCH/late.jsonl" 2>"$SCRATCH/late.err" || fail "a new consumer was not served: $(cat "$SCRATCH/late.err")"
 echo "PASS: consumers killed mid-batch lost nothing for their group; the other group and new consumers were unaffected"
