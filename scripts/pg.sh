@@ -73,6 +73,8 @@ max_connections = 200
 # One intentlog maintenance worker per database that has the extension, plus
 # its launcher: the tests create many databases.
 max_worker_processes = 32
+# Two-phase commit is off by default; the tests cover staged appends in it.
+max_prepared_transactions = 16
 shared_buffers = 256MB
 max_wal_size = 2GB
 wal_level = replica

@@ -17,10 +17,14 @@ RETURNS void LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
   SELECT intentlog._lease_lock($1, ARRAY[$2])
 $$;
 
+-- Its statements run on generic plans: planned for each call's arrays, they
+-- cost more to plan than to run (measured at 1,024 partitions: 8-11 ms a
+-- call on custom plans, 6.7-6.9 ms on generic ones; bench/RESULTS.md).
 CREATE OR REPLACE FUNCTION intentlog.lease_acquire_all(worker_id text, group_name text, domains text[],
                                             ttl interval DEFAULT '10 seconds')
 RETURNS TABLE (domain text, partition int)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
   g       text := group_name;
   w       text := worker_id;

@@ -8,6 +8,7 @@ extern "C" {
 #include "access/heapam.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/twophase.h"
 #include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "pgstat.h"
@@ -183,13 +184,19 @@ bool in_transaction(const char* activity, TransactionBody body, void* arg) {
 //            looked at again after 1 s doubling to a minute while consumer
 //            groups have not read past it.
 // Housekeeping (about once a second) is one transaction: the version check,
-// crash-gap detection, the partition list when intentlog.domains changed, and
-// one catalog query for the aged and expired partitions. Every partition is
-// looked at once when the worker starts or first sees it, and every staged
-// one again every kFullSweepEveryMs, for rows that reached a hot table without
-// a stamp (the COMMIT PREPARED of a two-phase transaction, a restore's COPY).
+// crash-gap detection, the partition list when intentlog.domains changed, and,
+// when one may have become due, the catalog query for the aged and expired
+// partitions: it also says when the next segment ages or expires, and runs
+// again only then (or after a rotation or a drop, a changed intentlog.domains,
+// and at least every kCatalogRecheckMs). Every partition is looked at once
+// when the worker starts or first sees it, and every staged one again, for
+// rows that reached a hot table without a stamp: every kFullSweepEveryMs while
+// a two-phase transaction that appended may be pending (its COMMIT PREPARED
+// stamps nothing), every kBackstopSweepEveryMs otherwise (a restore's COPY).
 constexpr long kHousekeepingEveryMs = 1000;
+constexpr long kCatalogRecheckMs = 60000;
 constexpr long kFullSweepEveryMs = 10000;
+constexpr long kBackstopSweepEveryMs = 60000;
 constexpr long kRetainBackoffMinMs = 1000;
 constexpr long kRetainBackoffMaxMs = 60000;
 constexpr long kAgeRecheckMs = 600000;
@@ -226,7 +233,11 @@ struct Partitions {
   PartitionState* parts;  // sorted by (domain_id, partition), in TopMemoryContext
   uint64 seen_tick;       // stamps up to this tick are merged into the flags
   TimestampTz housekept_at;
+  TimestampTz catalog_at;      // housekeeping's catalog query runs again from then on; 0: next round
+  TimestampTz sweep_check_at;  // when a sweep was last considered
   TimestampTz swept_at;
+  uint64 swept_prepares;  // wakeup_prepares() at the last sweep
+  bool prepared_pending;  // the last check found prepared transactions in this database
 };
 
 // What a round works through, filled by plan_round.
@@ -234,12 +245,15 @@ struct RoundPlan {
   bool extension_present;
   bool housekeeping;  // this round also looks at rotation and retention
   bool sweep;         // this round looks at every staged partition's promotion
+  // What decided it (known.* takes them once the planning transaction commits).
+  uint64 prepares;
+  bool prepared_pending;
   int nwork;
   PartitionWork* work;  // in TopMemoryContext
   int capacity;
 };
 
-Partitions known = {0, 0, nullptr, 0, 0, 0};
+Partitions known = {0, 0, nullptr, 0, 0, 0, 0, 0, 0, false};
 
 int find_state(int32 domain_id, int32 partition) {
   int lo = 0, hi = known.n - 1;
@@ -288,6 +302,7 @@ void refresh_partitions(uint64 generation) {
   known.parts = parts;
   known.n = static_cast<int>(SPI_processed);
   known.generation = generation;
+  known.catalog_at = 0;  // the settings or the partitions changed
 }
 
 void add_work(RoundPlan* plan, int state, bool housekeeping, bool retention, bool aged) {
@@ -329,9 +344,35 @@ Datum flagged_array(const int* states, int n, bool partitions) {
   return PointerGetDatum(construct_array(d, n, INT4OID, 4, true, TYPALIGN_INT));
 }
 
+// The earliest time after now at which a current segment passes segment_age
+// or a sealed one passes retention (none: 0).
+TimestampTz next_catalog_due() {
+  int rc = SPI_execute(
+      "SELECT min(t) FROM ("
+      "  SELECT s.created_at + d.segment_age AS t"
+      "    FROM intentlog.partitions p JOIN intentlog.domains d USING (domain_id)"
+      "    JOIN intentlog.segments s ON s.domain_id = p.domain_id AND s.partition = p.partition AND s.rel = "
+      "p.durable_rel"
+      "  UNION ALL"
+      "  SELECT x.sealed_at + d.retention FROM intentlog.segments x JOIN intentlog.domains d USING (domain_id)"
+      "   WHERE x.sealed_at IS NOT NULL) w"
+      " WHERE t > now()",
+      true, 1);
+  if (rc != SPI_OK_SELECT || SPI_processed != 1) elog(ERROR, "intentlog maintenance: cannot read segment ages");
+  bool isnull;
+  const Datum v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+  return isnull ? 0 : DatumGetTimestampTz(v);
+}
+
 // Housekeeping's catalog query: partitions with a segment past segment_age or
-// a sealed one past retention (no relation of the partition is opened).
+// a sealed one past retention (no relation of the partition is opened). Runs
+// when known.catalog_at has come; sets it to the earliest of: the next
+// segment to age or expire, the recheck of a partition put off, and
+// kCatalogRecheckMs from now; or to the next round when it found work.
 void plan_housekeeping(RoundPlan* plan, TimestampTz now) {
+  for (int i = 0; i < known.n; ++i)
+    if (known.parts[i].active) add_work(plan, i, true, false, false);
+  if (known.catalog_at > now) return;
   int rc = SPI_execute(
       "SELECT p.domain_id, p.partition, s.created_at <= now() - d.segment_age,"
       " EXISTS (SELECT 1 FROM intentlog.segments x WHERE x.domain_id = p.domain_id AND x.partition = p.partition"
@@ -343,6 +384,8 @@ void plan_housekeeping(RoundPlan* plan, TimestampTz now) {
       "               AND x.sealed_at <= now() - d.retention)",
       true, 0);
   if (rc != SPI_OK_SELECT) elog(ERROR, "intentlog maintenance: cannot list segments");
+  TimestampTz next = TimestampTzPlusMilliseconds(now, kCatalogRecheckMs);
+  bool found_work = false;
   for (uint64 i = 0; i < SPI_processed; ++i) {
     HeapTuple row = SPI_tuptable->vals[i];
     bool isnull;
@@ -353,10 +396,16 @@ void plan_housekeeping(RoundPlan* plan, TimestampTz now) {
     const bool expired = DatumGetBool(SPI_getbinval(row, SPI_tuptable->tupdesc, 4, &isnull));
     const PartitionState& p = known.parts[state];
     const bool retention = expired && p.retain_at <= now;
-    if ((aged && p.age_recheck_at <= now) || retention) add_work(plan, state, true, retention, aged);
+    if ((aged && p.age_recheck_at <= now) || retention) {
+      add_work(plan, state, true, retention, aged);
+      found_work = true;
+    }
+    if (aged && p.age_recheck_at > now) next = Min(next, p.age_recheck_at);
+    if (expired && p.retain_at > now) next = Min(next, p.retain_at);
   }
-  for (int i = 0; i < known.n; ++i)
-    if (known.parts[i].active) add_work(plan, i, true, false, false);
+  const TimestampTz due = next_catalog_due();
+  if (due != 0) next = Min(next, due);
+  known.catalog_at = found_work ? 0 : next;  // after work: the partitions' new states next round
 }
 
 // The flagged staged partitions (every staged one on a sweep): those with
@@ -405,6 +454,24 @@ void plan_promotions(RoundPlan* plan) {
   pfree(states);
 }
 
+// A sweep is due (kFullSweepEveryMs passed): whether it runs. It does while a
+// prepared transaction that appended may have been or may still be pending
+// (prepared since the last sweep, or pending now or at the last check: its
+// COMMIT PREPARED may have come since), and every kBackstopSweepEveryMs.
+void decide_sweep(RoundPlan* plan, TimestampTz now) {
+  plan->prepares = wakeup_prepares();
+  plan->prepared_pending = false;
+  if (max_prepared_xacts > 0) {
+    const int rc =
+        SPI_execute("SELECT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE database = current_database())", true, 1);
+    bool isnull;
+    plan->prepared_pending = rc == SPI_OK_SELECT && SPI_processed == 1 &&
+                             DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  }
+  plan->sweep = plan->prepares != known.swept_prepares || plan->prepared_pending || known.prepared_pending ||
+                wakeup_shared() == false || TimestampDifferenceExceeds(known.swept_at, now, kBackstopSweepEveryMs);
+}
+
 // Plans a round: on housekeeping rounds the version check, crash gaps, the
 // partition list and the housekeeping query; then the promotion checks. None
 // while the installed SQL is not this library's version.
@@ -426,6 +493,7 @@ void plan_round(void* arg) {
     plan_housekeeping(plan, now);
   }
   if (known.generation == 0) return;  // not read yet: the next housekeeping round does
+  if (plan->sweep) decide_sweep(plan, now);
   plan_promotions(plan);
 }
 
@@ -474,6 +542,7 @@ void note_done(const PartitionWork& w, bool ok, TimestampTz now) {
     p.active = true;
     p.age_recheck_at = 0;
   }
+  if (w.rotated || w.dropped > 0) known.catalog_at = 0;  // segments changed: ask the catalog again
   if (!w.housekeeping || w.lock_wait) return;
   if (w.promoted == 0) p.active = false;
   // Aged and not rotated: empty. Its next rows come with a stamp or a promotion.
@@ -515,12 +584,20 @@ bool run_round(RoundPlan* plan) {
   merge_stamps();
   plan->housekeeping =
       known.generation == 0 || TimestampDifferenceExceeds(known.housekept_at, now, kHousekeepingEveryMs);
-  plan->sweep = plan->housekeeping && TimestampDifferenceExceeds(known.swept_at, now, kFullSweepEveryMs);
+  plan->sweep = plan->housekeeping && TimestampDifferenceExceeds(known.sweep_check_at, now, kFullSweepEveryMs);
   plan->nwork = 0;
   if (!plan->housekeeping && !any_promote_flag()) return true;  // an idle round: no transaction at all
   if (plan->housekeeping) known.housekept_at = now;
-  if (plan->sweep) known.swept_at = now;
+  const bool sweep_check = plan->sweep;
   if (!in_transaction("intentlog maintenance: plan round", plan_round, plan)) return true;
+  if (sweep_check && known.generation != 0) {
+    known.sweep_check_at = now;
+    known.prepared_pending = plan->prepared_pending;
+    if (plan->sweep) {
+      known.swept_at = now;
+      known.swept_prepares = plan->prepares;
+    }
+  }
   if (plan->housekeeping && !plan->extension_present) return false;
   for (int i = 0; i < plan->nwork && !ShutdownRequestPending; ++i) {
     char activity[96];
@@ -655,7 +732,7 @@ void intentlog_maintenance_main(Datum arg) {
   // LOCK TABLE, CREATE INDEX, VACUUM FULL): that partition's work waits for
   // the next round, the other partitions' does not.
   SetConfigOption("lock_timeout", "200", PGC_SUSET, PGC_S_OVERRIDE);
-  RoundPlan plan = {true, false, false, 0, nullptr, 0};
+  RoundPlan plan = {true, false, false, 0, false, 0, nullptr, 0};
   while (!ShutdownRequestPending) {
     if (ConfigReloadPending) {
       ConfigReloadPending = false;

@@ -20,6 +20,7 @@ constexpr int kFallbackPollMs = 50;  // without shared memory
 
 struct WakeupShmem {
   pg_atomic_uint64 tick;
+  pg_atomic_uint64 prepares;  // PREPARE TRANSACTIONs of transactions that appended, in any database
   ConditionVariable cv;
   pg_atomic_uint64 stamps[kSlots];
 };
@@ -84,6 +85,7 @@ void on_xact(XactEvent event, void*) {
   // ends (the worker and maintenance look again at partitions with pending
   // transactions).
   if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE) && (nnoted > 0 || overflowed) && shared != nullptr) {
+    if (event == XACT_EVENT_PREPARE) pg_atomic_fetch_add_u64(&shared->prepares, 1);
     stamp_and_tick();
     ConditionVariableBroadcast(&shared->cv);
   }
@@ -103,6 +105,7 @@ void startup_hook() {
   shared = static_cast<WakeupShmem*>(ShmemInitStruct("intentlog wakeup", sizeof(WakeupShmem), &found));
   if (!found) {
     pg_atomic_init_u64(&shared->tick, 1);
+    pg_atomic_init_u64(&shared->prepares, 0);
     ConditionVariableInit(&shared->cv);
     for (auto& s : shared->stamps) pg_atomic_init_u64(&s, 0);
   }
@@ -185,6 +188,8 @@ bool wakeup_stamped_since(int32 domain_id, int partition, uint64 since) {
 }
 
 bool wakeup_shared() { return shared != nullptr; }
+
+uint64 wakeup_prepares() { return shared == nullptr ? 0 : pg_atomic_read_u64(&shared->prepares); }
 
 uint64 wakeup_wait_beyond(uint64 since, TimestampTz deadline) {
   if (shared == nullptr) {

@@ -29,6 +29,9 @@ bool wakeup_stamped_since(int32 domain_id, int partition, uint64 since);
 
 // Whether the tick and stamps are in shared memory (the library was preloaded).
 bool wakeup_shared();
+// How many transactions that appended were prepared (PREPARE TRANSACTION)
+// since the server started, in any database (0 without shared memory).
+uint64 wakeup_prepares();
 // Sleeps until the tick passes `since` or `deadline` comes, and returns the
 // tick then. Without shared memory: a short poll, returning since + 1.
 uint64 wakeup_wait_beyond(uint64 since, TimestampTz deadline);

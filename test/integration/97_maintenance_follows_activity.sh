@@ -12,7 +12,10 @@
 #      segment only by promotion, after housekeeping may have found it empty);
 #   4. an idle partition's empty segment is not rotated, however old;
 #   5. a sealed segment past retention that a consumer group has read past is
-#      dropped while nothing is appended.
+#      dropped while nothing is appended;
+#   6. a staged intent of a two-phase transaction, whose COMMIT PREPARED
+#      stamps nothing, is promoted within the full sweep (10 s) after it
+#      commits, though its PREPARE's stamp found nothing to move.
 TEST_TIMEOUT=${TEST_TIMEOUT:-90}
 source "$(dirname "$0")/lib/common.sh"
 
@@ -82,4 +85,20 @@ until_true 20 '[ "$(q -c "SELECT count(*) FROM intentlog.segments s JOIN intentl
   || fail "the consumed, expired segment was not dropped while idle ($(segments re) segments)"
 [ "$(q -c "SELECT count(*) FROM intentlog_data.re")" = 0 ] || fail "the dropped segment's intent is still readable"
 echo "ok 5: a consumed, expired segment is dropped while idle"
+
+# 6. Two-phase commit (scripts/pg.sh enables it).
+[ "$(q -c "SHOW max_prepared_transactions")" -gt 0 ] || fail "the cluster has max_prepared_transactions = 0"
+k=$(key_of st 4 1)
+# A first append logs the partition's sequence: the next one writes no WAL
+# before its commit, so its row goes to the hot table (append.cpp).
+q -c "SELECT intentlog.intent_append('st', '$k', 'set')" >/dev/null
+until_true 4 '[ "$(hot_rows st_p0001)" = 0 ]' || fail "the first append of case 6 was not promoted"
+q -c "BEGIN" -c "SELECT intentlog.intent_append('st', '$k', 'set')" -c "PREPARE TRANSACTION 'il97'" >/dev/null
+sleep 2  # the PREPARE's stamp: checked and found nothing committed to move
+q -c "COMMIT PREPARED 'il97'" >/dev/null
+seg=$(q -c "SELECT durable_rel FROM intentlog.partitions p JOIN intentlog.domains d USING (domain_id)
+            WHERE d.name = 'st' AND p.partition = 1")
+until_true 14 '[ "$(hot_rows st_p0001)" = 0 ] && [ "$(q -c "SELECT count(*) FROM $seg WHERE key = '"'$k'"'")" = 2 ]' \
+  || fail "a staged intent committed by COMMIT PREPARED was not promoted within 14 s"
+echo "ok 6: a two-phase transaction's staged intent is promoted after COMMIT PREPARED"
 echo "PASS: maintenance skipped no work"
