@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+#include <vector>
+
 #include "worker/log_fields.h"
 #include "worker/net/session.h"
 #include "worker/net/session_sink.h"
@@ -121,8 +124,29 @@ void Coordinator::tick() {
   if (poll) last_poll_ = now;
   const bool poll_all = now - last_full_poll_ >= kFullPollInterval;
   if (poll_all) last_full_poll_ = now;
-  for (auto& [id, st] : ctx_.streams) st->on_tick(now, poll, poll_all);
-  for (std::uint64_t member : membership_.member_ids()) dispatcher_.pump(member);
+  // Every stream at a poll; between polls, those that may have work (quiet
+  // ones cost nothing there: at 1,024 idle partitions the visits were a
+  // third of the idle worker's time).
+  std::vector<std::uint64_t> visit;
+  visit.swap(ctx_.ticking);
+  if (poll) {
+    visit.clear();
+    for (auto& [id, st] : ctx_.streams) visit.push_back(id);
+  }
+  std::set<std::uint64_t> members;
+  for (std::uint64_t id : visit) {
+    PartitionStream* st = ctx_.find_stream(id);
+    if (!st) continue;
+    st->ticking = false;
+    st->on_tick(now, poll, poll_all);
+    if (!st->quiet()) st->keep_ticking();
+    if (!poll && st->assigned) members.insert(st->assigned);
+  }
+  if (poll) {
+    for (std::uint64_t member : membership_.member_ids()) dispatcher_.pump(member);
+  } else {
+    for (std::uint64_t member : members) dispatcher_.pump(member);
+  }
 }
 
 // ------------------------------------------------------------------ sessions

@@ -116,6 +116,8 @@ struct DeliveryContext {
 
   std::map<GroupDomainKey, std::unique_ptr<GroupDomain>> groups;  // owned; the Membership adds and removes
   std::unordered_map<std::uint64_t, PartitionStream*> streams;    // every open stream, by id
+  // Streams that the ticks between two polls visit (PartitionStream::on_tick).
+  std::vector<std::uint64_t> ticking;
   // "Events for this member may be ready": the Dispatcher's pump (wired by
   // the Coordinator; member 0 = none, ignored).
   std::function<void(std::uint64_t member)> wake;

@@ -306,6 +306,7 @@ void Membership::open_stream(GroupDomain& gd, int partition) {
   ctx_.streams[st->id] = st.get();
   PartitionStream& ref = *st;
   gd.streams[partition] = std::move(st);
+  ref.keep_ticking();
   ref.maybe_start();
 }
 

@@ -280,6 +280,7 @@ void PartitionStream::fetch_alone(int rows) {
 
 void PartitionStream::on_fetched(FetchResult r, int rows, Clock::time_point asked) {
   fetching = false;
+  keep_ticking();
   metrics.fetch_seconds->observe(std::chrono::duration<double>(Clock::now() - asked).count());
   metrics.fetch_rows->observe(static_cast<double>(r.events.size()));
   if (!r.events.empty()) {
@@ -301,6 +302,7 @@ void PartitionStream::on_fetched(FetchResult r, int rows, Clock::time_point aske
 
 void PartitionStream::on_fetch_failed(const std::string& error) {
   fetching = false;
+  keep_ticking();
   dirty = true;
   metrics.fetch_errors->inc();
   const auto now = Clock::now();
@@ -310,6 +312,18 @@ void PartitionStream::on_fetch_failed(const std::string& error) {
     spdlog::warn("event=fetch_failed group={} domain={} partition={} error={}", q(group), q(domain), partition,
                  q(error));
   }
+}
+
+bool PartitionStream::quiet() const {
+  return started && !starting && !fetching && !dirty && !committing && !to_commit && !sql_busy && sql_ops.empty() &&
+         held() == 0 && sent.empty() && resolving.empty() && parking.empty() && tracker.open_batches() == 0 &&
+         !(owner && owner->long_polling);
+}
+
+void PartitionStream::keep_ticking() {
+  if (ticking) return;
+  ticking = true;
+  ctx_.ticking.push_back(id);
 }
 
 void PartitionStream::on_tick(Clock::time_point now, bool poll, bool poll_all) {
@@ -364,6 +378,7 @@ void PartitionStream::start_commit() {
 }
 
 bool PartitionStream::ack(std::int64_t seq, std::uint64_t member, double now_s) {
+  keep_ticking();
   if (resolving.count(seq)) return false;  // not sent yet: an ack for it is bogus
   const bool was_retry = retried.count(seq) > 0;
   const v1::Event* e = scheduler.in_flight_event(seq, member);

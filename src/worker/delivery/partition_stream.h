@@ -55,8 +55,18 @@ class PartitionStream {
   // (with the other partitions of its group-domain that have rows waiting).
   void maybe_fetch();
   // Every commit_interval: ack timeouts, a pending start, the cursor commit,
-  // a fetch (`poll`: also when no wake-up came).
+  // a fetch (`poll`: also when no wake-up came). The Coordinator's ticks
+  // visit every stream only every `poll`; the others, the streams in
+  // DeliveryContext::ticking: those not quiet at their last tick, and those
+  // that fetched, failed to, or had an ack since (keep_ticking).
   void on_tick(Clock::time_point now, bool poll, bool poll_all);
+  // Nothing for a tick to do until a wake-up, a fetch or an ack: started,
+  // no fetch, SQL call, commit or cursor to store pending, nothing held in
+  // memory or in flight, not long polling.
+  bool quiet() const;
+  // Into DeliveryContext::ticking, once.
+  void keep_ticking();
+  bool ticking = false;  // in DeliveryContext::ticking
   // An ack from `member` of in-flight event `seq`: true if it held it.
   // `now_s`: the wall clock (seconds since the epoch) for the ack latency,
   // read once per Ack rather than once per event.
