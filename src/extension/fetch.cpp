@@ -606,8 +606,8 @@ INTENTLOG_FUNCTION(intentlog_fetch_wait) {
       any = any || due[i];
     }
     if (any || GetCurrentTimestamp() >= deadline) break;
-    // The tick moves at every appending commit of the cluster; most are of
-    // other partitions: look at the stamps again.
+    // Woken by this database's appending commits; most are of other
+    // partitions: look at the stamps again.
     (void)wakeup_wait_beyond(static_cast<uint64>(tick), deadline);
     polled = true;
   }

@@ -15,13 +15,23 @@ namespace intentlog::pg {
 namespace {
 
 constexpr int kSlots = 4096;         // stamps; collisions only cause spurious wakeups
+constexpr int kDbSlots = 64;         // per-database ticks; databases that share one wake each other
 constexpr int kMaxNoted = 64;        // partitions remembered per transaction
 constexpr int kFallbackPollMs = 50;  // without shared memory
 
+// The tick counts appending commits of the whole cluster and orders the
+// stamps. Waiters sleep on their database's slot: its tick is the highest
+// tick value a commit in the database (or one sharing the slot) took, and
+// its condition variable is broadcast by those commits only, so that a busy
+// database does not wake every other database's waiters at each commit.
+struct DbSlot {
+  pg_atomic_uint64 tick;
+  ConditionVariable cv;
+};
 struct WakeupShmem {
   pg_atomic_uint64 tick;
   pg_atomic_uint64 prepares;  // PREPARE TRANSACTIONs of transactions that appended, in any database
-  ConditionVariable cv;
+  DbSlot dbs[kDbSlots];
   pg_atomic_uint64 stamps[kSlots];
 };
 
@@ -38,6 +48,11 @@ Noted noted[kMaxNoted];
 int nnoted = 0;
 bool overflowed = false;
 bool callback_registered = false;
+
+DbSlot& db_slot(Oid db) {
+  uint64 h = static_cast<uint64>(db) * 0x9E3779B97F4A7C15ULL;
+  return shared->dbs[(h >> 32) % kDbSlots];
+}
 
 uint32 slot_of(Oid db, int32 domain_id, int partition) {
   uint64 h = (static_cast<uint64>(db) * 0x9E3779B97F4A7C15ULL) ^ (static_cast<uint64>(domain_id) << 20) ^
@@ -59,8 +74,8 @@ void stamp_max(pg_atomic_uint64* slot, uint64 tick) {
 // the stamps, so it reports them however their commits interleave with its
 // read (a stamp written after the tick moved could be read as old and missed).
 // A concurrent commit moving the tick first makes this one stamp again with the
-// next value.
-void stamp_and_tick() {
+// next value. Returns the tick it moved to.
+uint64 stamp_and_tick() {
   uint64 cur = pg_atomic_read_u64(&shared->tick);
   for (;;) {
     const uint64 next = cur + 1;
@@ -70,7 +85,7 @@ void stamp_and_tick() {
       for (int i = 0; i < nnoted; ++i)
         stamp_max(&shared->stamps[slot_of(MyDatabaseId, noted[i].domain_id, noted[i].partition)], next);
     }
-    if (pg_atomic_compare_exchange_u64(&shared->tick, &cur, next)) return;
+    if (pg_atomic_compare_exchange_u64(&shared->tick, &cur, next)) return next;
   }
 }
 
@@ -86,8 +101,12 @@ void on_xact(XactEvent event, void*) {
   // transactions).
   if ((event == XACT_EVENT_COMMIT || event == XACT_EVENT_PREPARE) && (nnoted > 0 || overflowed) && shared != nullptr) {
     if (event == XACT_EVENT_PREPARE) pg_atomic_fetch_add_u64(&shared->prepares, 1);
-    stamp_and_tick();
-    ConditionVariableBroadcast(&shared->cv);
+    const uint64 tick = stamp_and_tick();
+    // After the tick: a waiter that sees the database's tick sees every
+    // stamp of a commit with a tick up to it (those took theirs earlier).
+    DbSlot& db = db_slot(MyDatabaseId);
+    stamp_max(&db.tick, tick);
+    ConditionVariableBroadcast(&db.cv);
   }
   nnoted = 0;
   overflowed = false;
@@ -106,7 +125,10 @@ void startup_hook() {
   if (!found) {
     pg_atomic_init_u64(&shared->tick, 1);
     pg_atomic_init_u64(&shared->prepares, 0);
-    ConditionVariableInit(&shared->cv);
+    for (auto& db : shared->dbs) {
+      pg_atomic_init_u64(&db.tick, 0);
+      ConditionVariableInit(&db.cv);
+    }
     for (auto& s : shared->stamps) pg_atomic_init_u64(&s, 0);
   }
   LWLockRelease(AddinShmemInitLock);
@@ -198,14 +220,16 @@ uint64 wakeup_wait_beyond(uint64 since, TimestampTz deadline) {
     CHECK_FOR_INTERRUPTS();
     return since + 1;
   }
+  DbSlot& db = db_slot(MyDatabaseId);
   uint64 tick;
-  ConditionVariablePrepareToSleep(&shared->cv);
-  while ((tick = pg_atomic_read_u64(&shared->tick)) <= since) {
+  ConditionVariablePrepareToSleep(&db.cv);
+  while ((tick = pg_atomic_read_u64(&db.tick)) <= since) {
     const long left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
     if (left <= 0) break;
-    (void)ConditionVariableTimedSleep(&shared->cv, left, PG_WAIT_EXTENSION);
+    (void)ConditionVariableTimedSleep(&db.cv, left, PG_WAIT_EXTENSION);
   }
   ConditionVariableCancelSleep();
+  pg_read_barrier();  // the stamps of every commit up to that tick are visible
   return tick;
 }
 
@@ -215,9 +239,9 @@ using namespace intentlog::pg;
 
 // intentlog.wait_for_intents(since bigint, timeout_ms int)
 //   RETURNS TABLE (tick bigint, domain text, partition int)
-// Waits until an appending transaction commits after tick `since` (or the
-// timeout passes), then returns the partitions of this database stamped after
-// `since`, each with the current tick. With nothing new it returns one row
+// Waits until an appending transaction of this database commits after tick
+// `since` (or the timeout passes), then returns the partitions of this
+// database stamped after `since`, each with the tick waited for. With nothing new it returns one row
 // (tick, NULL, NULL) so the caller learns the tick to pass next time.
 INTENTLOG_FUNCTION(intentlog_wait_for_intents) {
   int64 since = PG_ARGISNULL(0) ? 0 : PG_GETARG_INT64(0);

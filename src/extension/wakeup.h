@@ -4,8 +4,9 @@
 // lock; measured here it cut intent_append throughput to 0.2-0.4x of a plain
 // INSERT at 8 clients. Instead, a committing transaction that appended bumps a
 // shared tick and stamps the (database, domain, partition) slots it touched;
-// intentlog.wait_for_intents() sleeps on a condition variable until the tick
-// moves and reports which partitions did. Needs shared_preload_libraries;
+// intentlog.wait_for_intents() sleeps on its database's condition variable
+// until a commit there moves the tick and reports which partitions it
+// stamped. Needs shared_preload_libraries;
 // without it, waits degrade to a short poll.
 #pragma once
 
@@ -32,8 +33,11 @@ bool wakeup_shared();
 // How many transactions that appended were prepared (PREPARE TRANSACTION)
 // since the server started, in any database (0 without shared memory).
 uint64 wakeup_prepares();
-// Sleeps until the tick passes `since` or `deadline` comes, and returns the
-// tick then. Without shared memory: a short poll, returning since + 1.
+// Sleeps until a transaction that appended in this database (or in one that
+// shares its slot) commits or prepares with a tick past `since`, or
+// `deadline` comes, and returns the highest such tick (every stamp up to it
+// is visible then). Commits in other databases do not wake it. Without
+// shared memory: a short poll, returning since + 1.
 uint64 wakeup_wait_beyond(uint64 since, TimestampTz deadline);
 
 }  // namespace intentlog::pg
