@@ -99,6 +99,11 @@ FailureOutcome record_failure(pqxx::connection& conn, const std::string& group, 
   return out;
 }
 
+const char kGroupsWithRetriesSql[] =
+    "SELECT w.g, w.d FROM unnest($1::text[], $2::text[]) AS w(g, d) JOIN intentlog.domains x ON x.name = w.d"
+    " WHERE EXISTS (SELECT 1 FROM intentlog.retries r WHERE r.group_name = w.g AND r.domain_id = x.domain_id)"
+    "    OR EXISTS (SELECT 1 FROM intentlog.parked r WHERE r.group_name = w.g AND r.domain_id = x.domain_id)";
+
 std::vector<std::pair<std::string, std::string>> groups_with_retries(
     pqxx::connection& conn, const std::vector<std::pair<std::string, std::string>>& groups) {
   std::vector<std::string> names, domains;
@@ -107,11 +112,8 @@ std::vector<std::pair<std::string, std::string>> groups_with_retries(
     domains.push_back(d);
   }
   pqxx::nontransaction tx(conn);
-  const pqxx::result rows = tx.exec_params(
-      "SELECT w.g, w.d FROM unnest($1::text[], $2::text[]) AS w(g, d) JOIN intentlog.domains x ON x.name = w.d"
-      " WHERE EXISTS (SELECT 1 FROM intentlog.retries r WHERE r.group_name = w.g AND r.domain_id = x.domain_id)"
-      "    OR EXISTS (SELECT 1 FROM intentlog.parked r WHERE r.group_name = w.g AND r.domain_id = x.domain_id)",
-      text_array_literal(names), text_array_literal(domains));
+  const pqxx::result rows =
+      tx.exec_prepared("groups_with_retries", text_array_literal(names), text_array_literal(domains));
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& r : rows) out.emplace_back(r[0].as<std::string>(), r[1].as<std::string>());
   return out;

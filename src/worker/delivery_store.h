@@ -47,7 +47,10 @@ std::vector<v1::Event> due_retries(pqxx::connection& conn, const std::string& gr
                                    const std::vector<int>& partitions, int max_rows, std::chrono::milliseconds claim);
 
 // Which of these (group, domain) pairs have any row in intentlog.retries or
-// intentlog.parked: one query for every group a worker serves.
+// intentlog.parked: one query for every group a worker serves, on a
+// connection of Store::conn() (it prepares the statement,
+// kGroupsWithRetriesSql, named "groups_with_retries").
+extern const char kGroupsWithRetriesSql[];
 std::vector<std::pair<std::string, std::string>> groups_with_retries(
     pqxx::connection& conn, const std::vector<std::pair<std::string, std::string>>& groups);
 

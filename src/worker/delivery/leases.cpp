@@ -7,6 +7,10 @@
 
 namespace intentlog {
 
+const char kLeaseAcquireAllSql[] =
+    "SELECT domain, partition FROM intentlog.lease_acquire_all($1, $2, $3::text[],"
+    " make_interval(secs => $4::int8 / 1000.0))";
+
 std::map<std::string, LeaseOutcome> lease_acquire_all(pqxx::connection& conn, const std::string& worker,
                                                       const std::string& group, const std::vector<std::string>& domains,
                                                       std::int64_t ttl_ms) {
@@ -14,9 +18,7 @@ std::map<std::string, LeaseOutcome> lease_acquire_all(pqxx::connection& conn, co
   for (const auto& d : domains) out[d];
   try {
     pqxx::nontransaction tx(conn);
-    for (const auto& r : tx.exec_params("SELECT domain, partition FROM intentlog.lease_acquire_all($1, $2, $3::text[],"
-                                        " make_interval(secs => $4::int8 / 1000.0))",
-                                        worker, group, text_array_literal(domains), ttl_ms)) {
+    for (const auto& r : tx.exec_prepared("lease_acquire_all", worker, group, text_array_literal(domains), ttl_ms)) {
       out[r[0].as<std::string>()].partitions.push_back(r[1].as<int>());
     }
     return out;

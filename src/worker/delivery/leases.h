@@ -59,7 +59,9 @@ class Leases {
 // domain. When the call fails on an SQL error (a domain dropped meanwhile,
 // ...), each domain is asked on its own (intentlog.lease_acquire), so that
 // one bad domain does not stop the renewals of the others. A lost connection
-// throws.
+// throws. On a connection of Store::conn(), which prepares the statement
+// (kLeaseAcquireAllSql, named "lease_acquire_all").
+extern const char kLeaseAcquireAllSql[];
 std::map<std::string, LeaseOutcome> lease_acquire_all(pqxx::connection& conn, const std::string& worker,
                                                       const std::string& group, const std::vector<std::string>& domains,
                                                       std::int64_t ttl_ms);
