@@ -11,7 +11,8 @@
 namespace intentlog {
 namespace {
 
-constexpr int kWaitMs = 500;  // bounds how long stop() waits for the thread
+constexpr int kWaitMs = 10000;      // one wait_for_intents: stop() cancels it
+constexpr int kListenWaitMs = 500;  // one wait for a NOTIFY: bounds how long stop() waits for the thread
 
 class Receiver : public pqxx::notification_receiver {
  public:
@@ -60,6 +61,21 @@ void WakeupListener::stop() {
     stopping_ = true;
   }
   resumed_.notify_all();
+  // The wait in progress is cancelled, again until the thread ends: a cancel
+  // that reaches the server before the wait's query does nothing.
+  while (thread_.joinable() && !finished_) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (waiting_on_) {
+        try {
+          waiting_on_->cancel_query();
+        } catch (const std::exception& e) {  // the wait then ends at its timeout
+          spdlog::debug("event=wakeup_cancel_failed error={}", q(e.what()));
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   if (thread_.joinable()) thread_.join();
 }
 
@@ -74,6 +90,10 @@ void WakeupListener::set_paused(bool paused) {
 }
 
 void WakeupListener::loop() {
+  struct Finished {
+    std::atomic<bool>& flag;
+    ~Finished() { flag = true; }
+  } finished{finished_};
   bool first = true;
   while (!stopping_) {
     try {
@@ -81,6 +101,7 @@ void WakeupListener::loop() {
       bool has_wait = false;
       {
         pqxx::nontransaction tx(conn);
+        tx.exec("SET statement_timeout = 0");  // a server default shorter than a wait would end each one
         has_wait = !tx.exec("SELECT to_regprocedure('intentlog.wait_for_intents(bigint,int)')")[0][0].is_null();
       }
       spdlog::info("event=wakeup_connected mechanism={}", has_wait ? "wait_for_intents" : "listen");
@@ -93,6 +114,7 @@ void WakeupListener::loop() {
       }
     } catch (const std::exception& e) {
       first = false;
+      if (stopping_) break;  // the cancelled wait of stop()
       spdlog::warn("event=wakeup_failed error={}", q(e.what()));
       for (int i = 0; i < 10 && !stopping_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
@@ -107,7 +129,18 @@ void WakeupListener::wait_loop(pqxx::connection& conn) {
       std::unique_lock<std::mutex> lock(mu_);
       resumed_.wait(lock, [this] { return !paused_ || stopping_; });
     }
-    if (stopping_) break;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) break;
+      waiting_on_ = &conn;
+    }
+    struct Clear {
+      WakeupListener* self;
+      ~Clear() {
+        std::lock_guard<std::mutex> lock(self->mu_);
+        self->waiting_on_ = nullptr;
+      }
+    } clear{this};
     pqxx::nontransaction tx(conn);
     const pqxx::result rows = tx.exec_prepared("wait", since, kWaitMs);
     for (const auto& r : rows) {
@@ -123,7 +156,7 @@ void WakeupListener::wait_loop(pqxx::connection& conn) {
 void WakeupListener::listen_loop(pqxx::connection& conn) {
   Receiver receiver(conn, io_, on_wakeup_);
   conn.get_notifs();  // runs the LISTEN now, not at the first wait
-  while (!stopping_) conn.await_notification(0, kWaitMs * 1000);
+  while (!stopping_) conn.await_notification(0, kListenWaitMs * 1000);
 }
 
 }  // namespace intentlog
