@@ -128,9 +128,6 @@ void WakeupListener::wait_loop(pqxx::connection& conn) {
     {
       std::unique_lock<std::mutex> lock(mu_);
       resumed_.wait(lock, [this] { return !paused_ || stopping_; });
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) break;
       waiting_on_ = &conn;
     }
